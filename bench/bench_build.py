@@ -1,0 +1,356 @@
+#!/usr/bin/env python3
+"""Cold full-build benchmark: feedsvc vs Hugo vs Pelican on one shared corpus.
+
+Every tool builds a feed of the newest 50 items from the same N synthetic
+articles (``shared/bench/gen_corpus.py``), from scratch in a fresh temporary
+directory each run, so no tool sees a cache or output of an earlier run (the
+OS page cache stays warm).  For each tool the script reports the median
+wall-clock time of ``--repeat`` runs, the peak RSS of the largest process in
+its process tree, and its time relative to Hugo and to Pelican.  After every
+run it checks that the expected feed files exist and hold 50 items.
+
+Peers that are not installed are reported and skipped; see install_peers.sh.
+Exits non-zero when feedsvc did not build, or an installed peer failed.
+
+usage: .venv/bin/python bench/bench_build.py [--n 10000] [--repeat 3]
+                                             [--shared DIR] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+
+ITEMS = 50
+SITE_URL = "https://example.com/"
+TITLE = "Perf Feed"
+REPO = Path(__file__).resolve().parent.parent
+OUT_DIR = REPO / "bench" / "out"
+ATOM_ENTRY = "{http://www.w3.org/2005/Atom}entry"
+FEEDSVC, HUGO, PELICAN = "feedsvc", "hugo", "pelican"
+
+Counter = Callable[[Path], int]
+Setup = Callable[[Path, Path], list[str]]
+
+
+class BenchError(Exception):
+    """A build failed or produced output that does not pass the sanity check."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    """How to build the newest-50 feed with one tool.
+
+    ``setup(site, corpus)`` lays out the files the tool needs in the empty
+    directory ``site`` and returns the command line to run there; the tool
+    writes into ``site/out``, where ``checks`` maps each expected file to a
+    function counting its items.
+    """
+
+    name: str
+    exe: str | None
+    version_args: list[str]
+    setup: Setup
+    checks: dict[str, Counter]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One timed build."""
+
+    seconds: float
+    peak_rss_mb: float
+
+
+@dataclass
+class Result:
+    """All runs of one tool, or why there are none."""
+
+    tool: str
+    status: str = "ok"
+    version: str | None = None
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def median(self) -> float | None:
+        """Median wall-clock seconds, or None when the tool did not build."""
+        if self.status != "ok":
+            return None
+        return statistics.median(run.seconds for run in self.runs)
+
+    @property
+    def peak_rss_mb(self) -> float | None:
+        """Largest peak RSS over all runs, or None when the tool did not build."""
+        if self.status != "ok":
+            return None
+        return max(run.peak_rss_mb for run in self.runs)
+
+
+# --- output sanity checks ---------------------------------------------------
+
+
+def count_rss_items(path: Path) -> int:
+    """Number of <item> elements in an RSS 2.0 channel."""
+    return len(etree.parse(str(path)).findall("./channel/item"))
+
+
+def count_atom_entries(path: Path) -> int:
+    """Number of <entry> elements in an Atom feed."""
+    return len(etree.parse(str(path)).findall(ATOM_ENTRY))
+
+
+def count_json_feed_items(path: Path) -> int:
+    """Number of items in a JSON Feed."""
+    return len(json.loads(path.read_text(encoding="utf-8"))["items"])
+
+
+def check_outputs(out: Path, checks: dict[str, Counter]) -> None:
+    """Raise BenchError unless every expected feed exists and holds ITEMS items."""
+    for name, count in checks.items():
+        path = out / name
+        if not path.is_file():
+            raise BenchError(f"missing {name}")
+        try:
+            found = count(path)
+        except (etree.XMLSyntaxError, ValueError, KeyError) as exc:
+            raise BenchError(f"cannot parse {name}: {exc}") from exc
+        if found != ITEMS:
+            raise BenchError(f"{name} has {found} items, expected {ITEMS}")
+
+
+# --- the tools ----------------------------------------------------------------
+
+
+def venv_executable(name: str) -> str | None:
+    """Path of ``name`` installed beside this interpreter, or None."""
+    path = Path(sys.executable).parent / name
+    return str(path) if os.access(path, os.X_OK) else None
+
+
+def feedsvc_tool() -> Tool:
+    """feedsvc through its CLI, run in an empty directory so no config file is found."""
+
+    def setup(site: Path, corpus: Path) -> list[str]:
+        return [
+            "build",
+            "--articles", str(corpus / "project"),
+            "--output", str(site / "out"),
+            "--site-url", SITE_URL,
+            "--title", TITLE,
+        ]
+
+    checks = {"rss.xml": count_rss_items, "atom.xml": count_atom_entries,
+              "feed.json": count_json_feed_items}
+    return Tool(FEEDSVC, venv_executable("feedsvc"), ["--version"], setup, checks)
+
+
+def hugo_tool(shared: Path) -> Tool:
+    """Hugo with the shared feed-only config (rssLimit = 50) and RSS template."""
+
+    def setup(site: Path, corpus: Path) -> list[str]:
+        shutil.copy(shared / "hugo" / "config.toml", site)
+        (site / "layouts").symlink_to(shared / "hugo" / "layouts")
+        (site / "content").symlink_to(corpus / "hugo" / "content")
+        return ["--quiet", "-d", "out"]
+
+    return Tool(HUGO, shutil.which("hugo"), ["version"], setup, {"index.xml": count_rss_items})
+
+
+def pelican_tool(shared: Path) -> Tool:
+    """Pelican with the shared feed-only settings, content cache off."""
+
+    def setup(site: Path, corpus: Path) -> list[str]:
+        shutil.copy(shared / "pelican" / "conf.py", site)
+        (site / "content").symlink_to(corpus / "pelican")
+        return ["content", "-s", "conf.py", "-o", "out"]
+
+    checks = {"feeds/all.rss.xml": count_rss_items, "feeds/all.atom.xml": count_atom_entries}
+    exe = venv_executable("pelican") or shutil.which("pelican")
+    env = {"PERF_MAXITEMS": str(ITEMS), "PERF_CACHE": "0"}
+    return Tool(PELICAN, exe, ["--version"], setup, checks, env)
+
+
+def tool_version(tool: Tool) -> str | None:
+    """Version number the tool reports, or None if it reports none."""
+    try:
+        proc = subprocess.run([tool.exe, *tool.version_args], capture_output=True,
+                              text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r"\d+(?:\.\d+)+", proc.stdout)
+    return match.group() if proc.returncode == 0 and match else None
+
+
+# --- measuring ----------------------------------------------------------------
+
+
+def timed_run(argv: list[str], cwd: Path, env: dict[str, str], log: Path) -> Run:
+    """Run argv to completion; return its wall-clock time and peak RSS.
+
+    ``os.wait4`` reports the resource usage of this one child (including its
+    reaped descendants), so runs and tools do not mask each other's peak RSS.
+    """
+    with log.open("wb") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+        raise BenchError(f"exit status {proc.returncode}: " + " | ".join(tail))
+    return Run(seconds, usage.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
+
+
+def build_once(tool: Tool, corpus: Path) -> Run:
+    """One cold build in a fresh directory, followed by the output check."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{tool.name}-") as tmp:
+        site = Path(tmp) / "site"
+        site.mkdir()
+        argv = [tool.exe, *tool.setup(site, corpus)]
+        env = {**os.environ, **tool.env, "XDG_CACHE_HOME": str(Path(tmp) / "cache")}
+        run = timed_run(argv, site, env, Path(tmp) / "build.log")
+        check_outputs(site / "out", tool.checks)
+    return run
+
+
+def bench_tool(tool: Tool, corpus: Path, repeat: int) -> Result:
+    """Build ``repeat`` times with one tool; failures end up in the status."""
+    if tool.exe is None:
+        return Result(tool.name, status="not installed")
+    result = Result(tool.name, version=tool_version(tool))
+    for i in range(1, repeat + 1):
+        try:
+            run = build_once(tool, corpus)
+        except BenchError as exc:
+            result.status = f"failed: {exc}"
+            return result
+        result.runs.append(run)
+        log(f"{tool.name} run {i}/{repeat}: {run.seconds:.2f} s, {run.peak_rss_mb:.0f} MB")
+    return result
+
+
+def ensure_corpus(shared: Path, n: int) -> Path:
+    """The cached corpus of n articles, generated first if needed."""
+    corpus = OUT_DIR / f"corpus-{n}"
+    if corpus.is_dir():
+        return corpus
+    partial = OUT_DIR / f"corpus-{n}.partial"
+    log(f"generating corpus of {n} articles in {corpus}")
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, str(shared / "bench" / "gen_corpus.py"), str(n), str(partial)],
+                   check=True, stdout=sys.stderr)
+    partial.rename(corpus)  # only complete corpora carry the final name
+    return corpus
+
+
+# --- reporting ----------------------------------------------------------------
+
+
+def ratio(result: Result, peer: Result | None) -> float | None:
+    """result's median time divided by peer's, or None if either did not build."""
+    if peer is None or result.median is None or peer.median is None:
+        return None
+    return result.median / peer.median
+
+
+def format_table(results: list[Result], n: int, repeat: int) -> str:
+    """Human-readable summary: one row per tool, times relative to each peer."""
+    by_name = {r.tool: r for r in results}
+    lines = [
+        f"Cold full build, newest {ITEMS} items, N={n}, median of {repeat} "
+        f"({platform.system()}, {os.cpu_count()} CPUs); vs = time / peer's time",
+        f"{'tool':<9} {'version':<9} {'median s':>9} {'peak MB':>8} "
+        f"{'vs Hugo':>8} {'vs Pelican':>11}",
+    ]
+    for r in results:
+        if r.median is None:
+            lines.append(f"{r.tool:<9} {r.version or '':<9} {r.status}")
+            continue
+        vs = [ratio(r, by_name.get(peer)) for peer in (HUGO, PELICAN)]
+        hugo, pelican = (f"{v:.2f}x" if v is not None else "-" for v in vs)
+        lines.append(f"{r.tool:<9} {r.version or '?':<9} {r.median:>9.3f} "
+                     f"{r.peak_rss_mb:>8.0f} {hugo:>8} {pelican:>11}")
+    return "\n".join(lines)
+
+
+def results_json(results: list[Result], n: int, repeat: int) -> dict[str, object]:
+    """Machine-readable results for --json."""
+    by_name = {r.tool: r for r in results}
+    return {
+        "benchmark": "cold full build",
+        "items": ITEMS,
+        "n": n,
+        "repeat": repeat,
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "results": [
+            {
+                "tool": r.tool,
+                "version": r.version,
+                "status": r.status,
+                "runs_s": [run.seconds for run in r.runs],
+                "median_s": r.median,
+                "peak_rss_mb": r.peak_rss_mb,
+                "vs_hugo": ratio(r, by_name.get(HUGO)),
+                "vs_pelican": ratio(r, by_name.get(PELICAN)),
+            }
+            for r in results
+        ],
+    }
+
+
+def log(message: str) -> None:
+    """Progress goes to stderr; stdout carries only the table."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=10_000, help="articles in the corpus")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per tool")
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared",
+                        help="shared dir holding bench/gen_corpus.py, bench/hugo, bench/pelican")
+    parser.add_argument("--json", type=Path, help="also write the results here as JSON")
+    args = parser.parse_args(argv)
+    if args.n < ITEMS or args.repeat < 1:
+        parser.error(f"--n must be at least {ITEMS} and --repeat at least 1")
+    if not (args.shared / "bench" / "gen_corpus.py").is_file():
+        parser.error(f"no bench/gen_corpus.py under --shared {args.shared}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; non-zero exit if feedsvc or an installed peer failed."""
+    args = parse_args(argv)
+    shared = args.shared.resolve()
+    corpus = ensure_corpus(shared, args.n)
+    tools = [feedsvc_tool(), hugo_tool(shared / "bench"), pelican_tool(shared / "bench")]
+    results = [bench_tool(tool, corpus, args.repeat) for tool in tools]
+    print(format_table(results, args.n, args.repeat))
+    if args.json:
+        args.json.write_text(json.dumps(results_json(results, args.n, args.repeat), indent=2) + "\n")
+    feedsvc_ok = results[0].status == "ok"
+    peers_ok = all(r.status in ("ok", "not installed") for r in results[1:])
+    return 0 if feedsvc_ok and peers_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""One build: article files in, feed files out. The CLI and the daemon both call this."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from feedsvc.articles import find_article_files, read_source
+from feedsvc.config import Config
+from feedsvc.errors import ArticleError, ConfigError
+from feedsvc.feeds import FORMATS
+from feedsvc.model import Article, BuildResult, Entry, Feed
+from feedsvc.normalise import normalise, to_entry
+from feedsvc.outputs import prepare_directory, write_if_changed
+from feedsvc.render import Renderer
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+Progress = Callable[[Sequence[Path]], Iterable[Path]]
+FileKey = tuple[int, int, int]
+
+
+@dataclass
+class Parsed:
+    """One file's outcome, with the stat key it was read under."""
+
+    key: FileKey
+    article: Article | None
+    error: ArticleError | None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class Catalog:
+    """What earlier builds learned, so the next one redoes only what changed.
+
+    Articles are keyed by path and (size, mtime, inode); rendered entries by the Article
+    itself, which is immutable and hashable. A one-off build starts with an empty Catalog.
+    """
+
+    config: Config
+    parsed: dict[Path, Parsed] = field(default_factory=dict)
+    entries: dict[Article, Entry] = field(default_factory=dict)
+    renderer: Renderer = field(default_factory=Renderer)
+
+
+def build(
+    config: Config,
+    *,
+    now: datetime | None = None,
+    catalog: Catalog | None = None,
+    write: bool = True,
+    progress: Progress | None = None,
+) -> BuildResult:
+    """Read the articles, publish the ones due by ``now``, and write the feeds that changed.
+
+    Rejected articles are reported in the result, never raised; an unusable articles or
+    output directory raises, and leaves the published feeds as they were.
+    """
+    now = now or datetime.now(UTC)
+    if catalog is None or catalog.config != config:
+        catalog = Catalog(config)
+    root = config.articles.dir
+    if not root.is_dir():
+        raise ConfigError("articles.dir", f"no such directory: {root}")
+    files = find_article_files(root)
+    _refresh(catalog, files, progress)
+
+    rejected: list[ArticleError] = []
+    warnings: list[str] = []
+    drafts: list[Path] = []
+    scheduled: list[Article] = []
+    due: list[Article] = []
+    for path in files:
+        parsed = catalog.parsed[path]
+        warnings.extend(parsed.warnings)
+        if parsed.error is not None:
+            rejected.append(parsed.error)
+        elif parsed.article.draft:
+            drafts.append(path)
+        elif parsed.article.published > now:
+            scheduled.append(parsed.article)
+        else:
+            due.append(parsed.article)
+    published, duplicates = _unique_ids(due)
+    rejected.extend(duplicates)
+
+    feed = _feed(config, catalog, published[: config.feeds.max_items])
+    written: list[Path] = []
+    unchanged: list[Path] = []
+    if write:
+        output = config.feeds.output
+        prepare_directory(output)
+        for name, _media_type, render in FORMATS:
+            path = output / name
+            changed = write_if_changed(path, render(feed, config.site.url + name))
+            (written if changed else unchanged).append(path)
+    return BuildResult(
+        entries=len(feed.entries),
+        written=tuple(written),
+        unchanged=tuple(unchanged),
+        rejected=tuple(sorted(rejected, key=lambda e: str(e.path))),
+        warnings=tuple(warnings),
+        drafts=tuple(drafts),
+        scheduled=tuple(sorted(scheduled, key=lambda a: a.published)),
+        articles=len(files),
+    )
+
+
+def _refresh(catalog: Catalog, files: list[Path], progress: Progress | None) -> None:
+    """Parse the files that are new or changed since the catalog last saw them."""
+    present = set(files)
+    for path in [p for p in catalog.parsed if p not in present]:
+        del catalog.parsed[path]
+    for path in progress(files) if progress else files:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            key: FileKey = (-1, -1, -1)
+        else:
+            key = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        known = catalog.parsed.get(path)
+        if known is None or known.key != key:
+            catalog.parsed[path] = _parse(path, key, catalog)
+
+
+def _parse(path: Path, key: FileKey, catalog: Catalog) -> Parsed:
+    try:
+        source = read_source(path, catalog.config.articles.dir)
+    except ArticleError as error:
+        return Parsed(key, None, error)
+    try:
+        article = normalise(source, catalog.config, catalog.renderer)
+    except ArticleError as error:
+        return Parsed(key, None, error, source.warnings)
+    return Parsed(key, article, None, source.warnings)
+
+
+def _unique_ids(due: list[Article]) -> tuple[list[Article], list[ArticleError]]:
+    """Newest first; of two articles claiming one id, the one whose path sorts first keeps it."""
+    owners: dict[str, Article] = {}
+    duplicates: list[ArticleError] = []
+    for article in sorted(due, key=lambda a: str(a.path)):
+        owner = owners.setdefault(article.entry_id, article)
+        if owner is not article:
+            message = f"the id {article.entry_id!r} is already used by {owner.path}"
+            duplicates.append(ArticleError(article.path, message))
+    ordered = sorted(
+        owners.values(), key=lambda a: (a.published, a.updated, a.entry_id), reverse=True
+    )
+    return ordered, duplicates
+
+
+def _feed(config: Config, catalog: Catalog, shown: list[Article]) -> Feed:
+    """The feed for the articles shown, rendering only those not rendered before."""
+    entries = {article: catalog.entries.get(article) for article in shown}
+    for article, entry in entries.items():
+        if entry is None:
+            entries[article] = to_entry(article, config, catalog.renderer)
+    catalog.entries = entries
+    ordered = tuple(entries[article] for article in shown)
+    return Feed(
+        title=config.site.title,
+        home_url=config.site.url,
+        description=config.description,
+        language=config.site.language,
+        author=config.site.author,
+        updated=max((entry.updated for entry in ordered), default=EPOCH),
+        entries=ordered,
+    )

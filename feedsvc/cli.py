@@ -1,0 +1,132 @@
+"""The command line: parse arguments, call the library, print, pick the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from feedsvc import __version__
+from feedsvc.build import build
+from feedsvc.config import Config, load_config
+from feedsvc.errors import FeedsvcError, display_path
+from feedsvc.model import BuildResult
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+PROGRESS_THRESHOLD = 200
+log = logging.getLogger("feedsvc")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    _configure_logging(args.verbose - args.quiet)
+    try:
+        config = load_config(args.config, _overrides(args))
+        return args.command(args, config)
+    except FeedsvcError as error:
+        print(f"feedsvc: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def run_build(args: argparse.Namespace, config: Config) -> int:
+    """``feedsvc build``: write the feeds."""
+    result = build(config, progress=_progress(args))
+    _report(result)
+    changed = ", ".join(path.name for path in result.written) or "nothing (feeds unchanged)"
+    log.info(
+        "built %d entries from %d files into %s: wrote %s",
+        result.entries,
+        result.articles,
+        display_path(config.feeds.output),
+        changed,
+    )
+    return EXIT_REJECTED if args.strict and result.rejected else EXIT_OK
+
+
+def run_check(args: argparse.Namespace, config: Config) -> int:
+    """``feedsvc check``: read and report everything, write nothing."""
+    result = build(config, write=False, progress=_progress(args))
+    _report(result)
+    published = result.articles - len(result.rejected) - len(result.drafts) - len(result.scheduled)
+    print(f"{result.articles} article files: {published} published, {result.entries} in the feeds")
+    print(f"{len(result.rejected)} rejected, {len(result.drafts)} drafts")
+    print(f"{len(result.scheduled)} scheduled for later:")
+    for article in result.scheduled:
+        print(f"  {article.published.isoformat()}  {display_path(article.path)}  {article.title}")
+    return EXIT_REJECTED if args.strict and result.rejected else EXIT_OK
+
+
+def _report(result: BuildResult) -> None:
+    for warning in result.warnings:
+        log.warning("%s", warning)
+    for error in result.rejected:
+        print(error, file=sys.stderr)
+
+
+def _progress(args: argparse.Namespace):  # noqa: ANN202 (a callable or None)
+    if args.quiet or not sys.stderr.isatty():
+        return None
+
+    def track(paths: Sequence[Path]) -> Iterable[Path]:
+        if len(paths) < PROGRESS_THRESHOLD:
+            return paths
+        from tqdm import tqdm
+
+        return tqdm(paths, desc="reading", unit="file", leave=False, file=sys.stderr)
+
+    return track
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
+    return {
+        "articles": {"dir": getattr(args, "articles", None)},
+        "feeds": {"output": getattr(args, "output", None)},
+        "site": {"url": getattr(args, "site_url", None), "title": getattr(args, "title", None)},
+    }
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.INFO if verbosity > 0 else logging.WARNING if verbosity == 0 else logging.ERROR
+    logging.basicConfig(level=level, format="%(levelname)s %(message)s", stream=sys.stderr)
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, metavar="PATH", help="feedsvc.toml to read")
+    common.add_argument("-v", "--verbose", action="count", default=0, help="say more")
+    common.add_argument("-q", "--quiet", action="count", default=0, help="say only errors")
+    sources = argparse.ArgumentParser(add_help=False)
+    sources.add_argument("--articles", metavar="DIR", help="the articles directory")
+    sources.add_argument("--site-url", metavar="URL", help="the site's absolute URL")
+    sources.add_argument("--title", help="the feeds' title")
+    sources.add_argument(
+        "--strict", action="store_true", help="exit 1 when any article is rejected"
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="feedsvc",
+        description="Publish valid RSS 2.0, Atom 1.0 and JSON Feed files from article files.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"feedsvc {__version__}")
+    commands = parser.add_subparsers(metavar="COMMAND", required=True)
+
+    build_parser = commands.add_parser(
+        "build", parents=[common, sources], help="write the feeds", description=run_build.__doc__
+    )
+    build_parser.add_argument("--output", metavar="DIR", help="where the feeds are written")
+    build_parser.set_defaults(command=run_build)
+
+    check_parser = commands.add_parser(
+        "check",
+        parents=[common, sources],
+        help="read and report every article, write nothing",
+        description=run_check.__doc__,
+    )
+    check_parser.set_defaults(command=run_check)
+    return parser

@@ -1,0 +1,184 @@
+"""feedsvc.toml: read once with tomllib, validated once into frozen dataclasses."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from datetime import tzinfo
+from pathlib import Path
+from string import Formatter
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from feedsvc.errors import ConfigError
+
+CONFIG_NAME = "feedsvc.toml"
+ARTICLE_URL_FIELDS = frozenset({"site_url", "slug", "year", "month", "day"})
+# BCP 47 in the shape feeds use: a language, then optional script, region and variants.
+LANGUAGE_TAG = re.compile(
+    r"^[A-Za-z]{2,3}(-[A-Za-z]{3}){0,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?"
+    r"(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*$"
+)
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """The site the feeds speak for."""
+
+    title: str = "feedsvc"
+    url: str = "http://localhost:8080/"
+    description: str = ""
+    language: str = "en"
+    author: str = "feedsvc"
+
+
+@dataclass(frozen=True)
+class ArticlesConfig:
+    """Where articles are read from and how their text is understood."""
+
+    dir: Path = Path("articles")
+    default_timezone: str = "UTC"
+    summary_length: int = 300
+
+
+@dataclass(frozen=True)
+class FeedsConfig:
+    """Where feeds go and what they hold."""
+
+    output: Path = Path("public")
+    max_items: int = 50
+    article_url: str = "{site_url}{slug}/"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration, passed down as an argument."""
+
+    site: SiteConfig = field(default_factory=SiteConfig)
+    articles: ArticlesConfig = field(default_factory=ArticlesConfig)
+    feeds: FeedsConfig = field(default_factory=FeedsConfig)
+
+    @property
+    def timezone(self) -> tzinfo:
+        """The zone of dates that name none."""
+        return ZoneInfo(self.articles.default_timezone)
+
+    @property
+    def description(self) -> str:
+        """The channel description: the configured one, else one made from the title."""
+        return self.site.description or f"The latest from {self.site.title}"
+
+
+TABLES: dict[str, type] = {"site": SiteConfig, "articles": ArticlesConfig, "feeds": FeedsConfig}
+
+
+def load_config(path: Path | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
+    """Read ``path`` (or ./feedsvc.toml when it exists), apply ``overrides``, validate.
+
+    Paths in the file are relative to the file; paths in overrides to the working directory.
+    """
+    data: dict[str, Any] = {}
+    base = Path.cwd()
+    if path is None and Path(CONFIG_NAME).is_file():
+        path = Path(CONFIG_NAME)
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(str(path), "no such configuration file") from exc
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(str(path), "cannot read the configuration") from exc
+        base = Path(path).resolve().parent
+    config = config_from_dict(data, base)
+    for table, values in (overrides or {}).items():
+        config = _override(config, table, {k: v for k, v in values.items() if v is not None})
+    return config
+
+
+def config_from_dict(data: dict[str, Any], base: Path) -> Config:
+    """Validate parsed TOML into a Config; relative paths are taken against ``base``."""
+    unknown = sorted(set(data) - set(TABLES))
+    if unknown:
+        raise ConfigError(unknown[0], "unknown table")
+    tables = {}
+    for name, cls in TABLES.items():
+        raw = data.get(name, {})
+        if not isinstance(raw, dict):
+            raise ConfigError(name, "must be a table")
+        tables[name] = _table(cls, name, raw, base)
+    return validate(Config(**tables))
+
+
+def _override(config: Config, table: str, values: dict[str, Any]) -> Config:
+    if not values:
+        return config
+    current = getattr(config, table)
+    updated = replace(current, **_coerce(type(current), table, values, Path.cwd()))
+    return validate(replace(config, **{table: updated}))
+
+
+def _table(cls: type, name: str, raw: dict[str, Any], base: Path) -> Any:
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{name}.{unknown[0]}", "unknown key")
+    defaults = cls()
+    values = _coerce(cls, name, raw, base)
+    for f in fields(cls):
+        if f.name not in values and isinstance(getattr(defaults, f.name), Path):
+            values[f.name] = base / getattr(defaults, f.name)
+    return cls(**values)
+
+
+def _coerce(cls: type, name: str, raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    defaults = cls()
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        expected = type(getattr(defaults, key))
+        if issubclass(expected, Path):
+            if not isinstance(value, str | Path) or not str(value):
+                raise ConfigError(f"{name}.{key}", "must be a path")
+            value = base / Path(value).expanduser()
+        elif expected is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{name}.{key}", f"must be a whole number, not {value!r}")
+        elif not isinstance(value, expected):
+            raise ConfigError(f"{name}.{key}", f"must be a {expected.__name__}, not {value!r}")
+        values[key] = value
+    return values
+
+
+def validate(config: Config) -> Config:
+    """Check values that have the right type but may still be wrong; the site URL ends in '/'."""
+    url = urlsplit(config.site.url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ConfigError("site.url", f"must be an absolute http(s) URL, not {config.site.url!r}")
+    if not config.site.title.strip():
+        raise ConfigError("site.title", "must not be empty")
+    if not LANGUAGE_TAG.match(config.site.language):
+        raise ConfigError("site.language", f"is not a BCP 47 language tag: {config.site.language!r}")
+    try:
+        ZoneInfo(config.articles.default_timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            "articles.default_timezone",
+            f"unknown time zone {config.articles.default_timezone!r}",
+        ) from exc
+    if config.articles.summary_length < 20:
+        raise ConfigError("articles.summary_length", "must be at least 20")
+    if config.feeds.max_items < 1:
+        raise ConfigError("feeds.max_items", "must be at least 1")
+    try:
+        names = {name for _, name, _, _ in Formatter().parse(config.feeds.article_url) if name}
+    except ValueError as exc:
+        raise ConfigError("feeds.article_url", "is not a valid template") from exc
+    if names - ARTICLE_URL_FIELDS or "slug" not in names:
+        raise ConfigError(
+            "feeds.article_url",
+            "must contain {slug} and only these fields: " + ", ".join(sorted(ARTICLE_URL_FIELDS)),
+        )
+    if not config.site.url.endswith("/"):
+        config = replace(config, site=replace(config.site, url=config.site.url + "/"))
+    return config

@@ -1,0 +1,113 @@
+"""Publish and update dates: any common written form to a timezone-aware datetime.
+
+Known shapes take a strptime/fromisoformat fast path; the rest go to python-dateutil,
+strictly: no fuzzy parsing, and a date missing its day, month or year is refused.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from datetime import date, datetime, time, timezone, tzinfo
+from email.utils import parsedate_to_datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil import parser as dateutil_parser
+from dateutil.parser import UnknownTimezoneWarning
+from dateutil.tz import tzoffset
+
+from feedsvc.model import RawDate
+
+# Zone abbreviations as they are meant in English-language newsrooms (IST is India's).
+ZONE_HOURS = {
+    "UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "WEST": 1, "BST": 1, "IST": 5.5,
+    "CET": 1, "CEST": 2, "MET": 1, "MEST": 2, "EET": 2, "EEST": 3, "MSK": 3,
+    "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
+    "AKST": -9, "AKDT": -8, "HST": -10, "AST": -4, "ADT": -3, "NST": -3.5, "NDT": -2.5,
+    "BRT": -3, "ART": -3, "WAT": 1, "CAT": 2, "EAT": 3, "SAST": 2, "PKT": 5, "ICT": 7,
+    "WIB": 7, "SGT": 8, "HKT": 8, "PHT": 8, "AWST": 8, "JST": 9, "KST": 9, "ACST": 9.5,
+    "ACDT": 10.5, "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
+}  # fmt: skip
+ZONES = {name: tzoffset(name, int(hours * 3600)) for name, hours in ZONE_HOURS.items()}
+# Formats seen most often, tried before dateutil; a trailing " UTC" is handled by the caller.
+FAST_FORMATS = ("%B %d, %Y", "%d %B %Y", "%b %d, %Y", "%b %d %Y %H:%M", "%B %d, %Y %H:%M")
+RFC822_ZONE = re.compile(r"(?:[+-]\d{4}|GMT|UT|UTC|Z)\s*$")
+IANA_SUFFIX = re.compile(r"^(.*?)\s+([A-Za-z_]+/[A-Za-z_/+-]+)\s*$")
+UNKNOWN_ZONE = re.compile(r"tzname (\S+) identified")
+# Two different defaults: a field dateutil fills from the default differs between them.
+PROBES = (datetime(2000, 1, 1), datetime(2004, 2, 2))
+
+
+class DateError(ValueError):
+    """A date that cannot be understood; the message says why."""
+
+
+def parse_date(value: RawDate, default_zone: tzinfo) -> datetime:
+    """A timezone-aware datetime for ``value``; a date without a zone is in ``default_zone``."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=default_zone)
+    if isinstance(value, date):
+        return datetime.combine(value, time(), tzinfo=default_zone)
+    text = " ".join(value.split())
+    if not text:
+        raise DateError("empty date")
+    parsed = _fast(text) or _slow(text)
+    if parsed.year < 1000:
+        raise DateError(f"cannot understand the date {value!r}")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=default_zone)
+
+
+def _fast(text: str) -> datetime | None:
+    """The common shapes, parsed exactly; None when ``text`` is not one of them."""
+    if text[:1].isdigit():
+        try:
+            return datetime.fromisoformat(text.replace("z", "Z"))
+        except ValueError:
+            pass
+    if RFC822_ZONE.search(text) and "," in text[:5]:
+        try:
+            parsed = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    zone = None
+    if text.endswith((" UTC", " GMT")):
+        text, zone = text[:-4], timezone.utc
+    for fmt in FAST_FORMATS:
+        try:
+            parsed = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        return parsed.replace(tzinfo=zone) if zone else parsed
+    return None
+
+
+def _slow(text: str) -> datetime:
+    """dateutil, strictly: unknown zones and missing fields are errors, not guesses."""
+    zone = None
+    iana = IANA_SUFFIX.match(text)
+    if iana:
+        try:
+            text, zone = iana.group(1), ZoneInfo(iana.group(2))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise DateError(f"unknown time zone {iana.group(2)!r}") from None
+    results = []
+    for default in PROBES:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UnknownTimezoneWarning)
+            try:
+                results.append(dateutil_parser.parse(text, default=default, tzinfos=ZONES))
+            except UnknownTimezoneWarning as warning:
+                name = UNKNOWN_ZONE.search(str(warning))
+                zone_name = name.group(1) if name else text
+                raise DateError(f"unknown time zone {zone_name!r} in the date {text!r}") from None
+            except (ValueError, OverflowError):
+                raise DateError(f"cannot understand the date {text!r}") from None
+    first, second = results
+    if first.date() != second.date():
+        raise DateError(f"incomplete date {text!r}: it needs a day, a month and a year")
+    if zone is not None:
+        if first.tzinfo is not None:
+            raise DateError(f"the date {text!r} names two time zones")
+        first = first.replace(tzinfo=zone)
+    return first

@@ -1,0 +1,97 @@
+"""The domain types every stage speaks in: plain, frozen data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from feedsvc.errors import ArticleError
+
+RawDate = str | date | datetime
+
+
+@dataclass(frozen=True)
+class Source:
+    """What an article file says, split into fields but not yet understood."""
+
+    path: Path
+    slug: str
+    title: str | None
+    title_line: int
+    body: str
+    published: RawDate | None
+    published_line: int | None = None
+    updated: RawDate | None = None
+    updated_line: int | None = None
+    summary: str | None = None
+    tags: tuple[str, ...] = ()
+    author: str | None = None
+    entry_id: str | None = None
+    link: str | None = None
+    draft: bool = False
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Article:
+    """An article with its metadata understood: dates zoned, title clean, identity fixed.
+
+    The body is still Markdown: rendering is left for the articles a feed shows.
+    """
+
+    path: Path
+    slug: str
+    entry_id: str
+    link: str
+    title: str
+    published: datetime
+    updated: datetime
+    body: str
+    summary: str | None = None
+    tags: tuple[str, ...] = ()
+    author: str | None = None
+    draft: bool = False
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One item of a feed, ready to be written in any format."""
+
+    entry_id: str
+    link: str
+    title: str
+    published: datetime
+    updated: datetime
+    summary: str
+    content_html: str
+    tags: tuple[str, ...] = ()
+    author: str | None = None
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A whole feed, format-free: the channel's fields and its entries, newest first."""
+
+    title: str
+    home_url: str
+    description: str
+    language: str
+    author: str
+    updated: datetime
+    entries: tuple[Entry, ...]
+    hubs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a build saw and did."""
+
+    entries: int
+    written: tuple[Path, ...] = ()
+    unchanged: tuple[Path, ...] = ()
+    rejected: tuple[ArticleError, ...] = ()
+    warnings: tuple[str, ...] = ()
+    drafts: tuple[Path, ...] = ()
+    scheduled: tuple[Article, ...] = ()
+    articles: int = 0
