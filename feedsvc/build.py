@@ -169,4 +169,5 @@ def _feed(config: Config, catalog: Catalog, shown: list[Article]) -> Feed:
         author=config.site.author,
         updated=max((entry.updated for entry in ordered), default=EPOCH),
         entries=ordered,
+        hubs=config.ping.websub_hubs,
     )

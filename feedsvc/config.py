@@ -53,12 +53,49 @@ class FeedsConfig:
 
 
 @dataclass(frozen=True)
+class WatchConfig:
+    """How the daemon notices changed files."""
+
+    debounce_ms: int = 300
+    poll: bool = False
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """When the daemon rescans everything: a duration ("15m", "1h30m") or a cron expression."""
+
+    rescan: str = "15m"
+
+
+@dataclass(frozen=True)
+class PingConfig:
+    """Who hears about changed feeds: WebSub hubs and weblogUpdates XML-RPC services."""
+
+    websub_hubs: tuple[str, ...] = ()
+    xmlrpc: tuple[str, ...] = ()
+    timeout_s: float = 10.0
+    max_attempts: int = 5
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """The HTTP server for subscribers; an empty bind means `feedsvc run` does not serve."""
+
+    bind: str = ""
+    max_age_s: int = 300
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration, passed down as an argument."""
 
     site: SiteConfig = field(default_factory=SiteConfig)
     articles: ArticlesConfig = field(default_factory=ArticlesConfig)
     feeds: FeedsConfig = field(default_factory=FeedsConfig)
+    watch: WatchConfig = field(default_factory=WatchConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    ping: PingConfig = field(default_factory=PingConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
 
     @property
     def timezone(self) -> tzinfo:
@@ -71,7 +108,15 @@ class Config:
         return self.site.description or f"The latest from {self.site.title}"
 
 
-TABLES: dict[str, type] = {"site": SiteConfig, "articles": ArticlesConfig, "feeds": FeedsConfig}
+TABLES: dict[str, type] = {
+    "site": SiteConfig,
+    "articles": ArticlesConfig,
+    "feeds": FeedsConfig,
+    "watch": WatchConfig,
+    "schedule": ScheduleConfig,
+    "ping": PingConfig,
+    "serve": ServeConfig,
+}
 
 
 def load_config(path: Path | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
@@ -144,6 +189,14 @@ def _coerce(cls: type, name: str, raw: dict[str, Any], base: Path) -> dict[str, 
         elif expected is int:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ConfigError(f"{name}.{key}", f"must be a whole number, not {value!r}")
+        elif expected is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"{name}.{key}", f"must be a number, not {value!r}")
+            value = float(value)
+        elif expected is tuple:
+            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                raise ConfigError(f"{name}.{key}", f"must be a list of strings, not {value!r}")
+            value = tuple(value)
         elif not isinstance(value, expected):
             raise ConfigError(f"{name}.{key}", f"must be a {expected.__name__}, not {value!r}")
         values[key] = value
@@ -152,8 +205,7 @@ def _coerce(cls: type, name: str, raw: dict[str, Any], base: Path) -> dict[str, 
 
 def validate(config: Config) -> Config:
     """Check values that have the right type but may still be wrong; the site URL ends in '/'."""
-    url = urlsplit(config.site.url)
-    if url.scheme not in ("http", "https") or not url.hostname:
+    if not _is_http_url(config.site.url):
         raise ConfigError("site.url", f"must be an absolute http(s) URL, not {config.site.url!r}")
     if not config.site.title.strip():
         raise ConfigError("site.title", "must not be empty")
@@ -179,6 +231,23 @@ def validate(config: Config) -> Config:
             "feeds.article_url",
             "must contain {slug} and only these fields: " + ", ".join(sorted(ARTICLE_URL_FIELDS)),
         )
+    for key in ("websub_hubs", "xmlrpc"):
+        for endpoint in getattr(config.ping, key):
+            if not _is_http_url(endpoint):
+                raise ConfigError(f"ping.{key}", f"must hold absolute http(s) URLs, not {endpoint!r}")
+    if config.ping.timeout_s <= 0:
+        raise ConfigError("ping.timeout_s", "must be more than 0")
+    if config.ping.max_attempts < 1:
+        raise ConfigError("ping.max_attempts", "must be at least 1")
+    if config.watch.debounce_ms < 0:
+        raise ConfigError("watch.debounce_ms", "must not be negative")
+    if config.serve.max_age_s < 0:
+        raise ConfigError("serve.max_age_s", "must not be negative")
     if not config.site.url.endswith("/"):
         config = replace(config, site=replace(config.site, url=config.site.url + "/"))
     return config
+
+
+def _is_http_url(text: str) -> bool:
+    url = urlsplit(text)
+    return url.scheme in ("http", "https") and bool(url.hostname)
