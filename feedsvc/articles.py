@@ -18,7 +18,16 @@ from feedsvc.errors import ArticleError
 from feedsvc.model import RawDate, Source
 
 ARTICLE_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
-YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class FrontMatterLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """A safe YAML loader that leaves dates as text, for feedsvc's own date parsing."""
+
+
+FrontMatterLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in FrontMatterLoader.yaml_implicit_resolvers.items()
+}
 HEADING = re.compile(r"#\s+(.+?)(?:\s+#+)?\s*")
 SETEXT_UNDERLINE = re.compile(r"=+\s*")
 RULE = re.compile(r"(?:-{3,}|\*{3,}|_{3,})\s*")
@@ -174,8 +183,8 @@ def _front_matter(
     else:
         raise ArticleError(path, "front matter has no closing '---' line", line=1)
     try:
-        data = yaml.load("\n".join(lines[1:end]), Loader=YAML_LOADER)  # noqa: S506 (a safe loader)
-    except yaml.YAMLError as exc:
+        data = yaml.load("\n".join(lines[1:end]), Loader=FrontMatterLoader)  # noqa: S506 (safe)
+    except (yaml.YAMLError, ValueError) as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         line = mark.line + 2 if mark is not None else 1

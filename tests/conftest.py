@@ -1,0 +1,59 @@
+"""Shared fixtures: real article files in a temporary directory and a config pointing at them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from feedsvc.config import Config, config_from_dict
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SEED = Path(__file__).parent.parent / "articles" / "000_a92430a05fa58860.txt"
+
+
+@pytest.fixture
+def articles_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "articles"
+    directory.mkdir()
+    return directory
+
+
+@pytest.fixture
+def write_article(articles_dir: Path) -> Callable[..., Path]:
+    """Write an article file below the articles directory (text as UTF-8, or raw bytes)."""
+
+    def write(name: str, content: str | bytes) -> Path:
+        path = articles_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def make_config(tmp_path: Path, articles_dir: Path) -> Callable[..., Config]:
+    """A Config over the temporary articles and output directories, tables overridable."""
+
+    def make(**tables: dict[str, object]) -> Config:
+        data: dict[str, dict[str, object]] = {
+            "site": {"title": "Example News", "url": "https://news.example.org/"},
+            "articles": {"dir": str(articles_dir)},
+            "feeds": {"output": str(tmp_path / "public")},
+        }
+        for name, values in tables.items():
+            data.setdefault(name, {}).update(values)
+        return config_from_dict(data, tmp_path)
+
+    return make
+
+
+def article(title: str, body: str, published: str, summary: str | None = None) -> str:
+    """An article in the seed's layout."""
+    foot = f"**META_DESCRIPTION:** {summary}\n\n" if summary else ""
+    return f"# {title}\n\n{body}\n\n---\n\n{foot}Published: {published}\n"

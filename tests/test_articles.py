@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from feedsvc.articles import find_article_files, is_article_file, read_source, slug_for
+from feedsvc.errors import ArticleError
+from tests.conftest import SEED
+
+
+def test_finds_articles_recursively_and_ignores_leftovers(
+    articles_dir: Path, write_article: Callable[..., Path]
+) -> None:
+    wanted = [write_article(name, "# T\n") for name in ("a.md", "b.markdown", "c.txt", "y/d.MD")]
+    for name in (".hidden.md", "a.md.swp", "a.md~", "#a.md#", ".~lock.a.md#", "pic.png", "x.rst"):
+        write_article(name, "# T\n")
+    write_article(".git/e.md", "# T\n")
+    assert find_article_files(articles_dir) == sorted(wanted)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("a.md", True), ("notes.md.swp", False), ("a.md~", False), ("#a.md#", False)],
+)
+def test_is_article_file(name: str, expected: bool) -> None:
+    assert is_article_file(Path(name)) is expected
+
+
+def test_seed_layout_splits_title_body_and_foot_metadata() -> None:
+    source = read_source(SEED, SEED.parent)
+    assert source.title == "Renewed Peace Talks Between Russia and Ukraine: Hope or Hopelessness?"
+    assert source.title_line == 1
+    assert source.published == "June 02, 2025"
+    assert source.published_line == 29
+    assert source.summary.startswith("Exploring the renewed Russia-Ukraine peace talks")
+    assert "META_DESCRIPTION" not in source.body and "Published" not in source.body
+    assert source.body.startswith("Amid ongoing conflict")
+    assert source.body.endswith("remains fraught with obstacles.")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "**META_DESCRIPTION:** The summary.",
+        "META_DESCRIPTION: The summary.",
+        "Meta Description: The summary.",
+        "**meta description**: The summary.",
+        "__Meta-Description:__ The summary.",
+    ],
+)
+def test_meta_description_in_any_spelling(
+    articles_dir: Path, write_article: Callable[..., Path], line: str
+) -> None:
+    path = write_article("a.md", f"# Title\n\nBody.\n\n---\n\n{line}\n\nPublished: 2025-01-02\n")
+    source = read_source(path, articles_dir)
+    assert source.summary == "The summary."
+    assert source.body == "Body."
+
+
+def test_front_matter_fields(articles_dir: Path, write_article: Callable[..., Path]) -> None:
+    path = write_article(
+        "fm.md",
+        "---\ntitle: From YAML\ndate: 2025-03-04\nupdated: 2025-03-05 10:00\n"
+        "summary: Short.\ntags: [one, two, one]\nauthor: Ana\nid: urn:uuid:1\n"
+        "link: /elsewhere/\ndraft: false\n---\n\nThe body.\n",
+    )
+    source = read_source(path, articles_dir)
+    assert source.title == "From YAML"
+    assert source.published == "2025-03-04"
+    assert source.published_line == 3
+    assert source.updated == "2025-03-05 10:00"
+    assert source.tags == ("one", "two")
+    assert (source.author, source.entry_id, source.link) == ("Ana", "urn:uuid:1", "/elsewhere/")
+    assert source.draft is False
+    assert source.body == "The body."
+
+
+def test_front_matter_title_drops_a_matching_heading(
+    articles_dir: Path, write_article: Callable[..., Path]
+) -> None:
+    path = write_article("a.md", "---\ntitle: Same\ndate: 2025-01-01\n---\n# Same\n\nText.\n")
+    assert read_source(path, articles_dir).body == "Text."
+
+
+def test_a_body_line_with_a_colon_stays_in_the_body(
+    articles_dir: Path, write_article: Callable[..., Path]
+) -> None:
+    path = write_article("a.md", "---\ntitle: T\ndate: 2025-01-01\n---\nText.\n\nNote: keep me.\n")
+    assert read_source(path, articles_dir).body == "Text.\n\nNote: keep me."
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda text: codecs.BOM_UTF8 + text.encode("utf-8"),
+        lambda text: text.replace("\n", "\r\n").encode("utf-8"),
+        lambda text: text.encode("utf-16"),
+    ],
+    ids=["bom", "crlf", "utf16"],
+)
+def test_encodings_and_line_endings(
+    articles_dir: Path, write_article: Callable[..., Path], encode: Callable[[str], bytes]
+) -> None:
+    path = write_article("a.md", encode("# Café\n\nBody.\n\n---\n\nPublished: 2025-01-02\n"))
+    source = read_source(path, articles_dir)
+    assert (source.title, source.body, source.published) == ("Café", "Body.", "2025-01-02")
+    assert source.warnings == ()
+
+
+def test_windows_1252_is_read_with_a_warning(
+    articles_dir: Path, write_article: Callable[..., Path]
+) -> None:
+    text = "# \u201cCaf\u00e9\u201d\n\nBody.\n\n---\n\nPublished: 2025-01-02\n"
+    path = write_article("a.md", text.encode("cp1252"))
+    source = read_source(path, articles_dir)
+    assert source.title == "\u201cCaf\u00e9\u201d"
+    assert len(source.warnings) == 1 and "a.md" in source.warnings[0]
+    assert "Windows-1252" in source.warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("content", "message", "line"),
+    [
+        (b"", "empty file", None),
+        (b"  \n\r\n\t", "empty file", None),
+        (codecs.BOM_UTF8, "empty file", None),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary", None),
+        (b"---\ntitle: [unclosed\ndate: 2025-01-01\n---\nBody\n", "invalid YAML", 3),
+        (b"---\ntitle: T\nBody without an end\n", "no closing", 1),
+        (b"---\n- a list\n---\nBody\n", "key: value", 2),
+    ],
+)
+def test_unreadable_files_name_the_problem(
+    articles_dir: Path,
+    write_article: Callable[..., Path],
+    content: bytes,
+    message: str,
+    line: int | None,
+) -> None:
+    path = write_article("bad.md", content)
+    with pytest.raises(ArticleError, match=message) as caught:
+        read_source(path, articles_dir)
+    assert caught.value.path == path
+    assert caught.value.line == line
+    assert "bad.md" in str(caught.value)
+
+
+def test_slug_comes_from_the_path(articles_dir: Path) -> None:
+    assert slug_for(articles_dir / "2025" / "My Story!.md", articles_dir) == "2025/my-story"
+    assert slug_for(articles_dir / "Zürich café.md", articles_dir) == "zurich-cafe"
+    assert slug_for(articles_dir / "日本.md", articles_dir) == "%E6%97%A5%E6%9C%AC"

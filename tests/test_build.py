@@ -1,0 +1,218 @@
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from feedsvc.build import Catalog, build
+from feedsvc.config import Config
+from feedsvc.errors import ConfigError, PublishError
+from tests.conftest import FIXTURES, SEED, article
+from tests.feedcheck import check_atom, check_json, check_rss
+
+SITE = "https://news.example.org/"
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def outputs(config: Config) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(config.feeds.output.iterdir())}
+
+
+def check_all(config: Config) -> dict[str, feedparser.FeedParserDict]:
+    files = outputs(config)
+    check_rss(files["rss.xml"], SITE + "rss.xml")
+    check_atom(files["atom.xml"], SITE + "atom.xml")
+    check_json(files["feed.json"], SITE + "feed.json")
+    return {name: feedparser.parse(files[name]) for name in ("rss.xml", "atom.xml")}
+
+
+def test_seed_summary_is_its_meta_description_and_its_em_dash_is_repaired(
+    articles_dir: Path, make_config: Callable[..., Config]
+) -> None:
+    shutil.copy(SEED, articles_dir)
+    config = make_config()
+    build(config, now=NOW)
+    for parsed in check_all(config).values():
+        entry = parsed.entries[0]
+        assert entry.summary == (
+            "Exploring the renewed Russia-Ukraine peace talks, the challenges they face, "
+            "and why neither side appears optimistic about achieving lasting peace anytime soon."
+        )
+        content = entry.content[0].value
+        assert "more than just negotiations — it will demand" in content
+        assert "â€" not in content
+        assert entry.published_parsed[:3] == (2025, 6, 2)
+
+
+def test_dirty_directory_publishes_exactly_the_publishable(
+    tmp_path: Path, make_config: Callable[..., Config]
+) -> None:
+    expected = json.loads((FIXTURES / "dirty_expected.json").read_text())
+    root = tmp_path / "dirty"
+    shutil.copytree(FIXTURES / "dirty", root)
+    config = make_config(articles={"dir": str(root)}, feeds={"max_items": 100})
+    result = build(config, now=NOW)
+
+    rejected = {str(error.path.relative_to(root)): str(error) for error in result.rejected}
+    assert set(rejected) == set(expected["rejected"])
+    for name, keyword in expected["rejected"].items():
+        assert keyword in rejected[name].lower() and name in rejected[name]
+    assert sorted(str(p.relative_to(root)) for p in result.drafts) == sorted(expected["draft"])
+    assert sorted(str(a.path.relative_to(root)) for a in result.scheduled) == sorted(expected["future"])
+    assert any("windows-1252.txt" in warning for warning in result.warnings)
+
+    published = expected["published"]
+    assert result.entries == len(published)
+    for parsed in check_all(config).values():
+        by_title: dict[str, list[str]] = {}
+        for entry in parsed.entries:
+            by_title.setdefault(entry.title, []).append(entry.published)
+        for want in published.values():
+            assert want["title"] in by_title
+        instants = sorted(
+            datetime(*e.published_parsed[:6], tzinfo=UTC).isoformat() for e in parsed.entries
+        )
+        assert instants == sorted(want["utc"] for want in published.values())
+
+
+def test_rebuild_is_byte_identical_and_touches_nothing(
+    articles_dir: Path, make_config: Callable[..., Config]
+) -> None:
+    shutil.copytree(FIXTURES / "dirty", articles_dir, dirs_exist_ok=True)
+    config = make_config()
+    first = build(config, now=NOW)
+    assert len(first.written) == 3
+    before = {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in config.feeds.output.iterdir()}
+    contents = outputs(config)
+    second = build(config, now=NOW)  # a fresh catalog: everything read again
+    assert second.written == () and len(second.unchanged) == 3
+    assert outputs(config) == contents
+    assert {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in config.feeds.output.iterdir()} == before
+
+
+def test_edit_keeps_entry_id_and_shows_the_edit(
+    write_article: Callable[..., Path], make_config: Callable[..., Config]
+) -> None:
+    path = write_article("story.md", article("Old title", "Old body.", "June 02, 2025"))
+    config = make_config()
+    build(config, now=NOW)
+    before = feedparser.parse(outputs(config)["atom.xml"]).entries[0]
+    path.write_text(article("New title", "New body.", "June 02, 2025"), encoding="utf-8")
+    result = build(config, now=NOW)
+    after = feedparser.parse(outputs(config)["atom.xml"]).entries[0]
+    assert after.id == before.id
+    assert (after.title, after.content[0].value) == ("New title", "<p>New body.</p>")
+    assert len(result.written) == 3
+
+
+def test_same_titles_are_two_entries(
+    write_article: Callable[..., Path], make_config: Callable[..., Config]
+) -> None:
+    write_article("a.md", article("Same", "One.", "June 02, 2025"))
+    write_article("b.md", article("Same", "Two.", "June 02, 2025"))
+    config = make_config()
+    assert build(config, now=NOW).entries == 2
+    assert len({e.id for e in check_all(config)["atom.xml"].entries}) == 2
+
+
+def test_a_duplicate_given_id_is_rejected_not_published_twice(
+    write_article: Callable[..., Path], make_config: Callable[..., Config]
+) -> None:
+    for name in ("a.md", "b.md"):
+        write_article(name, "---\ntitle: T\ndate: 2025-01-01\nid: urn:x:1\n---\nBody.\n")
+    result = build(make_config(), now=NOW)
+    assert result.entries == 1
+    assert [e.path.name for e in result.rejected] == ["b.md"]
+    assert "already used by" in str(result.rejected[0])
+
+
+def test_newest_first_and_at_most_max_items(
+    write_article: Callable[..., Path], make_config: Callable[..., Config]
+) -> None:
+    for day in range(1, 11):
+        write_article(f"d{day:02d}.md", article(f"Day {day}", "Body.", f"2025-01-{day:02d}"))
+    config = make_config(feeds={"max_items": 4})
+    catalog = Catalog(config)
+    result = build(config, now=NOW, catalog=catalog)
+    titles = [e.title for e in check_all(config)["rss.xml"].entries]
+    assert titles == ["Day 10", "Day 9", "Day 8", "Day 7"]
+    assert (result.entries, result.articles) == (4, 10)
+    assert len(catalog.entries) == 4  # only what the feed shows was rendered
+
+
+def test_future_articles_wait_and_drafts_never_publish(
+    write_article: Callable[..., Path], make_config: Callable[..., Config]
+) -> None:
+    write_article("now.md", article("Now", "Body.", "2025-12-31"))
+    write_article("later.md", article("Later", "Body.", "2026-02-01 08:00"))
+    write_article("draft.md", "---\ntitle: Draft\ndate: 2025-01-01\ndraft: true\n---\nBody.\n")
+    config = make_config()
+    result = build(config, now=NOW)
+    assert [a.title for a in result.scheduled] == ["Later"]
+    assert [p.name for p in result.drafts] == ["draft.md"]
+    assert [e.title for e in check_all(config)["atom.xml"].entries] == ["Now"]
+    build(config, now=datetime(2026, 2, 1, 8, 0, tzinfo=UTC))
+    assert [e.title for e in check_all(config)["atom.xml"].entries] == ["Later", "Now"]
+
+
+def test_feed_updated_is_the_newest_entry_not_the_clock(
+    write_article: Callable[..., Path], make_config: Callable[..., Config]
+) -> None:
+    write_article("a.md", "---\ntitle: A\ndate: 2025-01-01\nupdated: 2025-03-01T12:00Z\n---\nB\n")
+    write_article("b.md", article("B", "Body.", "2025-02-01"))
+    config = make_config()
+    build(config, now=NOW)
+    assert check_all(config)["atom.xml"].feed.updated == "2025-03-01T12:00:00+00:00"
+
+
+def test_a_missing_articles_directory_leaves_published_feeds_alone(
+    write_article: Callable[..., Path], articles_dir: Path, make_config: Callable[..., Config]
+) -> None:
+    write_article("a.md", article("A", "Body.", "2025-01-01"))
+    config = make_config()
+    build(config, now=NOW)
+    before = outputs(config)
+    shutil.rmtree(articles_dir)
+    with pytest.raises(ConfigError, match="no such directory"):
+        build(config, now=NOW)
+    assert outputs(config) == before
+
+
+def test_an_unwritable_output_is_a_publish_error(
+    tmp_path: Path, write_article: Callable[..., Path], make_config: Callable[..., Config]
+) -> None:
+    write_article("a.md", article("A", "Body.", "2025-01-01"))
+    (tmp_path / "blocker").write_text("a file, not a directory")
+    with pytest.raises(PublishError):
+        build(make_config(feeds={"output": str(tmp_path / "blocker" / "public")}), now=NOW)
+
+
+def test_check_mode_writes_nothing(
+    write_article: Callable[..., Path], make_config: Callable[..., Config]
+) -> None:
+    write_article("a.md", article("A", "Body.", "2025-01-01"))
+    config = make_config()
+    assert build(config, now=NOW, write=False).entries == 1
+    assert not config.feeds.output.exists()
+
+
+def test_catalog_rereads_only_changed_files(
+    write_article: Callable[..., Path], make_config: Callable[..., Config]
+) -> None:
+    paths = [write_article(f"a{n}.md", article(f"A{n}", "Body.", f"2025-01-0{n}")) for n in (1, 2, 3)]
+    config = make_config()
+    catalog = Catalog(config)
+    build(config, now=NOW, catalog=catalog)
+    kept = {p: catalog.parsed[p] for p in paths}
+    paths[0].write_text(article("A1 edited", "Body.", "2025-01-01"), encoding="utf-8")
+    paths[2].unlink()
+    build(config, now=NOW, catalog=catalog)
+    assert catalog.parsed[paths[1]] is kept[paths[1]]
+    assert catalog.parsed[paths[0]] is not kept[paths[0]]
+    assert paths[2] not in catalog.parsed
+    assert [e.title for e in check_all(config)["rss.xml"].entries] == ["A2", "A1 edited"]

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from feedsvc.config import Config, config_from_dict, load_config
+from feedsvc.errors import ConfigError
+
+
+def test_defaults_apply_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config()
+    assert config.articles.dir == tmp_path / "articles"
+    assert config.feeds.output == tmp_path / "public"
+    assert (config.feeds.max_items, config.articles.summary_length) == (50, 300)
+
+
+def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "etc" / "feedsvc.toml"
+    path.parent.mkdir()
+    path.write_text('[articles]\ndir = "../posts"\n[feeds]\noutput = "/srv/feeds"\n')
+    config = load_config(path)
+    assert config.articles.dir.resolve() == tmp_path / "posts"
+    assert config.feeds.output == Path("/srv/feeds")
+
+
+def test_overrides_win_over_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "feedsvc.toml"
+    path.write_text('[site]\ntitle = "From file"\nurl = "https://a.example/"\n')
+    config = load_config(path, {"site": {"title": "From flag", "url": None}})
+    assert (config.site.title, config.site.url) == ("From flag", "https://a.example/")
+
+
+def test_site_url_gains_a_trailing_slash(tmp_path: Path) -> None:
+    config = config_from_dict({"site": {"url": "https://a.example/news"}}, tmp_path)
+    assert config.site.url == "https://a.example/news/"
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"sites": {}}, "sites"),
+        ({"site": {"titel": "x"}}, "site.titel"),
+        ({"site": "x"}, "site"),
+        ({"site": {"title": 3}}, "site.title"),
+        ({"site": {"url": "news.example.org"}}, "site.url"),
+        ({"site": {"url": "ftp://news.example.org/"}}, "site.url"),
+        ({"site": {"language": "English (UK)"}}, "site.language"),
+        ({"articles": {"default_timezone": "Mars/Olympus"}}, "articles.default_timezone"),
+        ({"articles": {"summary_length": "300"}}, "articles.summary_length"),
+        ({"articles": {"summary_length": True}}, "articles.summary_length"),
+        ({"feeds": {"max_items": 0}}, "feeds.max_items"),
+        ({"feeds": {"article_url": "{site_url}{title}/"}}, "feeds.article_url"),
+        ({"feeds": {"article_url": "{site_url}/"}}, "feeds.article_url"),
+        ({"ping": {"websub_hubs": ["not a url"]}}, "ping.websub_hubs"),
+    ],
+)
+def test_bad_configuration_is_named(tmp_path: Path, data: dict, key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_from_dict(data, tmp_path)
+    assert caught.value.key == key
+    assert str(caught.value).startswith(key)
+
+
+def test_a_broken_file_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "feedsvc.toml"
+    path.write_text("[site\n")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="no such"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_the_bundled_config_is_valid() -> None:
+    config = load_config(Path(__file__).parent.parent / "feedsvc.toml")
+    assert isinstance(config, Config) and config.site.url.startswith("https://")

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import feedparser
+import pytest
+
+from feedsvc.feeds import render_atom, render_json, render_rss
+from feedsvc.model import Entry, Feed
+from tests.feedcheck import ATOM, check_atom, check_json, check_rss
+
+SITE = "https://news.example.org/"
+START = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
+
+
+def make_feed(count: int = 3, hubs: tuple[str, ...] = ()) -> Feed:
+    entries = tuple(
+        Entry(
+            entry_id=f"tag:news.example.org,2025-06-02:story-{n}",
+            link=f"{SITE}story-{n}/",
+            title=f"Story {n} & more",
+            published=START - timedelta(days=n),
+            updated=START - timedelta(days=n) + timedelta(hours=1),
+            summary=f"Summary {n}.",
+            content_html=f'<p>Body {n} with <a href="{SITE}x/">a link</a>.</p>',
+            tags=("politics", "europe") if n % 2 else (),
+            author="Ana Author" if n == 0 else None,
+        )
+        for n in range(count)
+    )
+    return Feed(
+        title="Example News",
+        home_url=SITE,
+        description="News.",
+        language="en",
+        author="Desk",
+        updated=max(e.updated for e in entries),
+        entries=entries,
+        hubs=hubs,
+    )
+
+
+def test_rss_follows_the_rules() -> None:
+    root = check_rss(render_rss(make_feed(), SITE + "rss.xml"), SITE + "rss.xml")
+    channel = root.find("channel")
+    assert channel.findtext("link") == SITE
+    assert channel.findtext("lastBuildDate") == "Mon, 02 Jun 2025 10:30:00 +0000"
+    items = channel.findall("item")
+    assert [i.findtext("title") for i in items] == ["Story 0 & more", "Story 1 & more", "Story 2 & more"]
+    assert [c.text for c in items[1].findall("category")] == ["politics", "europe"]
+    assert items[0].findtext("description") == "Summary 0."
+    assert items[0].findtext("{http://purl.org/dc/elements/1.1/}creator") == "Ana Author"
+
+
+def test_atom_follows_the_rules() -> None:
+    root = check_atom(render_atom(make_feed(), SITE + "atom.xml"), SITE + "atom.xml")
+    assert root.findtext(f"{ATOM}updated") == "2025-06-02T10:30:00+00:00"
+    entry = root.find(f"{ATOM}entry")
+    assert entry.findtext(f"{ATOM}published") == "2025-06-02T09:30:00+00:00"
+    assert entry.findtext(f"{ATOM}summary") == "Summary 0."
+    assert entry.find(f"{ATOM}author/{ATOM}name").text == "Ana Author"
+    alternate = [ln for ln in root.findall(f"{ATOM}link") if ln.get("rel") == "alternate"]
+    assert alternate[0].get("href") == SITE
+
+
+def test_json_feed_follows_the_rules() -> None:
+    feed = check_json(render_json(make_feed(), SITE + "feed.json"), SITE + "feed.json")
+    assert [item["title"] for item in feed["items"]][0] == "Story 0 & more"
+    assert feed["items"][1]["tags"] == ["politics", "europe"]
+    assert feed["items"][0]["authors"] == [{"name": "Ana Author"}]
+    assert "hubs" not in feed
+
+
+@pytest.mark.parametrize("hubs", [("https://hub.example/",), ("https://a.example/", "https://b.example/")])
+def test_hubs_are_advertised_without_taking_the_channel_link(hubs: tuple[str, ...]) -> None:
+    feed = make_feed(hubs=hubs)
+    rss = check_rss(render_rss(feed, SITE + "rss.xml"), SITE + "rss.xml").find("channel")
+    assert rss.findtext("link") == SITE
+    assert [ln.get("href") for ln in rss.findall(f"{ATOM}link") if ln.get("rel") == "hub"] == list(hubs)
+    atom = check_atom(render_atom(feed, SITE + "atom.xml"), SITE + "atom.xml")
+    assert [ln.get("href") for ln in atom.findall(f"{ATOM}link") if ln.get("rel") == "hub"] == list(hubs)
+    assert check_json(render_json(feed, SITE + "feed.json"), SITE + "feed.json")["hubs"] == [
+        {"type": "WebSub", "url": hub} for hub in hubs
+    ]
+
+
+def test_output_is_deterministic() -> None:
+    for render in (render_rss, render_atom, render_json):
+        assert render(make_feed(), SITE + "f") == render(make_feed(), SITE + "f")
+
+
+def test_an_empty_feed_is_valid() -> None:
+    empty = Feed("T", SITE, "D", "en", "A", datetime(1970, 1, 1, tzinfo=UTC), ())
+    check_rss(render_rss(empty, SITE + "rss.xml"), SITE + "rss.xml")
+    check_atom(render_atom(empty, SITE + "atom.xml"), SITE + "atom.xml")
+    check_json(render_json(empty, SITE + "feed.json"), SITE + "feed.json")
+
+
+def test_readers_see_the_same_entries_in_every_format() -> None:
+    feed = make_feed()
+    rss = feedparser.parse(render_rss(feed, SITE + "rss.xml"))
+    atom = feedparser.parse(render_atom(feed, SITE + "atom.xml"))
+    assert [e.id for e in rss.entries] == [e.id for e in atom.entries] == [e.entry_id for e in feed.entries]
+    assert [e.link for e in rss.entries] == [e.link for e in atom.entries]
