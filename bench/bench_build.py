@@ -43,7 +43,7 @@ OUT_DIR = REPO / "bench" / "out"
 ATOM_ENTRY = "{http://www.w3.org/2005/Atom}entry"
 FEEDSVC, HUGO, PELICAN = "feedsvc", "hugo", "pelican"
 
-Counter = Callable[[Path], int]
+ItemCounter = Callable[[Path], int]
 Setup = Callable[[Path, Path], list[str]]
 
 
@@ -65,7 +65,7 @@ class Tool:
     exe: str | None
     version_args: list[str]
     setup: Setup
-    checks: dict[str, Counter]
+    checks: dict[str, ItemCounter]
     env: dict[str, str] = field(default_factory=dict)
 
 
@@ -119,7 +119,7 @@ def count_json_feed_items(path: Path) -> int:
     return len(json.loads(path.read_text(encoding="utf-8"))["items"])
 
 
-def check_outputs(out: Path, checks: dict[str, Counter]) -> None:
+def check_outputs(out: Path, checks: dict[str, ItemCounter]) -> None:
     """Raise BenchError unless every expected feed exists and holds ITEMS items."""
     for name, count in checks.items():
         path = out / name
@@ -159,23 +159,23 @@ def feedsvc_tool() -> Tool:
     return Tool(FEEDSVC, venv_executable("feedsvc"), ["--version"], setup, checks)
 
 
-def hugo_tool(shared: Path) -> Tool:
+def hugo_tool(bench: Path) -> Tool:
     """Hugo with the shared feed-only config (rssLimit = 50) and RSS template."""
 
     def setup(site: Path, corpus: Path) -> list[str]:
-        shutil.copy(shared / "hugo" / "config.toml", site)
-        (site / "layouts").symlink_to(shared / "hugo" / "layouts")
+        shutil.copy(bench / "hugo" / "config.toml", site)
+        (site / "layouts").symlink_to(bench / "hugo" / "layouts")
         (site / "content").symlink_to(corpus / "hugo" / "content")
         return ["--quiet", "-d", "out"]
 
     return Tool(HUGO, shutil.which("hugo"), ["version"], setup, {"index.xml": count_rss_items})
 
 
-def pelican_tool(shared: Path) -> Tool:
+def pelican_tool(bench: Path) -> Tool:
     """Pelican with the shared feed-only settings, content cache off."""
 
     def setup(site: Path, corpus: Path) -> list[str]:
-        shutil.copy(shared / "pelican" / "conf.py", site)
+        shutil.copy(bench / "pelican" / "conf.py", site)
         (site / "content").symlink_to(corpus / "pelican")
         return ["content", "-s", "conf.py", "-o", "out"]
 
@@ -185,10 +185,10 @@ def pelican_tool(shared: Path) -> Tool:
     return Tool(PELICAN, exe, ["--version"], setup, checks, env)
 
 
-def tool_version(tool: Tool) -> str | None:
+def tool_version(exe: str, version_args: list[str]) -> str | None:
     """Version number the tool reports, or None if it reports none."""
     try:
-        proc = subprocess.run([tool.exe, *tool.version_args], capture_output=True,
+        proc = subprocess.run([exe, *version_args], capture_output=True,
                               text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -199,13 +199,13 @@ def tool_version(tool: Tool) -> str | None:
 # --- measuring ----------------------------------------------------------------
 
 
-def timed_run(argv: list[str], cwd: Path, env: dict[str, str], log: Path) -> Run:
+def timed_run(argv: list[str], cwd: Path, env: dict[str, str], log_path: Path) -> Run:
     """Run argv to completion; return its wall-clock time and peak RSS.
 
     ``os.wait4`` reports the resource usage of this one child (including its
     reaped descendants), so runs and tools do not mask each other's peak RSS.
     """
-    with log.open("wb") as out:
+    with log_path.open("wb") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=subprocess.STDOUT)
@@ -213,17 +213,17 @@ def timed_run(argv: list[str], cwd: Path, env: dict[str, str], log: Path) -> Run
         seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+        tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
         raise BenchError(f"exit status {proc.returncode}: " + " | ".join(tail))
     return Run(seconds, usage.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
 
 
-def build_once(tool: Tool, corpus: Path) -> Run:
-    """One cold build in a fresh directory, followed by the output check."""
+def build_once(tool: Tool, exe: str, corpus: Path) -> Run:
+    """One cold build with executable exe in a fresh directory, then the output check."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{tool.name}-") as tmp:
         site = Path(tmp) / "site"
         site.mkdir()
-        argv = [tool.exe, *tool.setup(site, corpus)]
+        argv = [exe, *tool.setup(site, corpus)]
         env = {**os.environ, **tool.env, "XDG_CACHE_HOME": str(Path(tmp) / "cache")}
         run = timed_run(argv, site, env, Path(tmp) / "build.log")
         check_outputs(site / "out", tool.checks)
@@ -232,12 +232,13 @@ def build_once(tool: Tool, corpus: Path) -> Run:
 
 def bench_tool(tool: Tool, corpus: Path, repeat: int) -> Result:
     """Build ``repeat`` times with one tool; failures end up in the status."""
-    if tool.exe is None:
+    exe = tool.exe
+    if exe is None:
         return Result(tool.name, status="not installed")
-    result = Result(tool.name, version=tool_version(tool))
+    result = Result(tool.name, version=tool_version(exe, tool.version_args))
     for i in range(1, repeat + 1):
         try:
-            run = build_once(tool, corpus)
+            run = build_once(tool, exe, corpus)
         except BenchError as exc:
             result.status = f"failed: {exc}"
             return result
@@ -346,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     results = [bench_tool(tool, corpus, args.repeat) for tool in tools]
     print(format_table(results, args.n, args.repeat))
     if args.json:
-        args.json.write_text(json.dumps(results_json(results, args.n, args.repeat), indent=2) + "\n")
+        report = results_json(results, args.n, args.repeat)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
     feedsvc_ok = results[0].status == "ok"
     peers_ok = all(r.status in ("ok", "not installed") for r in results[1:])
     return 0 if feedsvc_ok and peers_ok else 1

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install the peers bench_build.py compares feedsvc against; safe to re-run.
+#   Hugo:    Debian's `hugo` package (0.111 on bookworm), via apt-get
+#   Pelican: `pelican[markdown]` into the venv at $VENV (default: <repo>/.venv)
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${VENV:-$repo/.venv}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+
+if command -v hugo >/dev/null 2>&1; then
+    echo "hugo: already installed ($(hugo version))"
+else
+    $sudo apt-get update
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y hugo
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+    echo "no Python venv at $venv (set VENV)" >&2
+    exit 1
+fi
+if "$venv/bin/python" -c "import pelican, markdown" 2>/dev/null; then
+    echo "pelican: already installed in $venv ($("$venv/bin/pelican" --version))"
+else
+    "$venv/bin/python" -m pip install 'pelican[markdown]'
+fi
