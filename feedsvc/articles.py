@@ -30,11 +30,16 @@ FrontMatterLoader.yaml_implicit_resolvers = {
 }
 HEADING = re.compile(r"#\s+(.+?)(?:\s+#+)?\s*")
 SETEXT_UNDERLINE = re.compile(r"=+\s*")
+OPEN_FENCE = re.compile(r"---[ \t]*(?:\n|$)")
+CLOSE_FENCE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
+FIRST_LINE = re.compile(r"^[ \t]*(\S[^\n]*)$", re.MULTILINE)
+NEXT_LINE = re.compile(r"([^\n]*)")
+SLUG_SAFE = re.compile(r"[a-z0-9_]+(?:-[a-z0-9_]+)*")
 RULE = re.compile(r"(?:-{3,}|\*{3,}|_{3,})\s*")
 META_LINE = re.compile(
-    r"\s*(?:\*\*|__|\*|_)?([A-Za-z][\w -]{0,40}?)(?:\*\*|__|\*|_)?\s*:\s*(?:\*\*|__|\*|_)?\s*(.*?)\s*"
+    r"\s*(?:\*\*|__|\*|_)?([A-Za-z][\w -]{0,40}?)(?:\*\*|__|\*|_)?\s*:\s*(?:\*\*|__|\*|_)?(.*)"
 )
-CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
+CONTROL_BYTES = bytes([*range(0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20)])
 # Names a metadata line or front matter key may go by, mapped to the field they fill.
 FIELD_NAMES = {
     "title": "title",
@@ -70,36 +75,40 @@ FOOT_FIELDS = frozenset(FIELD_NAMES) - {"title", "url", "link", "slug", "id", "b
 
 def is_article_file(path: Path) -> bool:
     """True for a visible Markdown or text file that is not an editor's leftover."""
-    name = path.name
+    return _is_article_name(path.name)
+
+
+def find_article_files(root: Path) -> list[Path]:
+    """Every article file under ``root``, recursively, in a stable order; hidden dirs skipped."""
+    return [Path(name) for name in sorted(_walk(os.fspath(root)))]
+
+
+def _walk(root: str) -> Iterator[str]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            if _is_article_name(name):
+                yield os.path.join(dirpath, name)
+
+
+def _is_article_name(name: str) -> bool:
     return (
-        path.suffix.lower() in ARTICLE_SUFFIXES
+        os.path.splitext(name)[1].lower() in ARTICLE_SUFFIXES
         and not name.startswith((".", "#", "~"))
         and not name.endswith(("~", "#"))
     )
 
 
-def find_article_files(root: Path) -> list[Path]:
-    """Every article file under ``root``, recursively, in a stable order; hidden dirs skipped."""
-    return sorted(_walk(root))
-
-
-def _walk(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        base = Path(dirpath)
-        for name in filenames:
-            path = base / name
-            if is_article_file(path):
-                yield path
-
-
 def slug_for(path: Path, root: Path) -> str:
     """A URL-safe slug from the file's path below ``root``, without its extension."""
-    parts = path.relative_to(root).with_suffix("").parts
-    return "/".join(_slugify(part) for part in parts)
+    full, base = os.fspath(path), os.fspath(root).rstrip(os.sep) + os.sep
+    relative = full[len(base) :] if full.startswith(base) else os.path.relpath(full, base)
+    return "/".join(_slugify(part) for part in os.path.splitext(relative)[0].split(os.sep))
 
 
 def _slugify(text: str) -> str:
+    if SLUG_SAFE.fullmatch(text):
+        return text
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9_]+", "-", ascii_text.lower()).strip("-")
     return slug or quote(text.lower(), safe="")
@@ -108,7 +117,8 @@ def _slugify(text: str) -> str:
 def read_source(path: Path, root: Path) -> Source:
     """Read and split one article file; raises ArticleError naming the file and the problem."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read()
     except OSError as exc:
         raise ArticleError(path, f"cannot read the file ({exc.strerror})") from None
     text, warnings = decode(data, path)
@@ -127,11 +137,13 @@ def decode(data: bytes, path: Path) -> tuple[str, tuple[str, ...]]:
     if not data.strip():
         raise ArticleError(path, "empty file")
     head = data[:4096]
-    if b"\x00" in head or len(CONTROL_BYTES.findall(head)) > len(head) // 10:
+    if b"\x00" in head:
         raise ArticleError(path, "not a text file (binary data)")
     try:
         return data.decode("utf-8"), ()
     except UnicodeDecodeError:
+        if len(head) - len(head.translate(None, CONTROL_BYTES)) > len(head) // 10:
+            raise ArticleError(path, "not a text file (binary data)") from None
         warning = f"{path}: not valid UTF-8, read as Windows-1252"
         try:
             return data.decode("cp1252"), (warning,)
@@ -140,23 +152,27 @@ def decode(data: bytes, path: Path) -> tuple[str, tuple[str, ...]]:
 
 
 def parse_source(text: str, path: Path, root: Path, warnings: tuple[str, ...] = ()) -> Source:
-    """Split an article's text into front matter, title, body and foot metadata."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    """Split an article's text into front matter, title, body and foot metadata.
+
+    Works on offsets into the text, touching only its first and last lines: the body is
+    sliced out once, never split into lines.
+    """
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     fields: dict[str, Any] = {}
     field_lines: dict[str, int] = {}
-    start = _front_matter(lines, path, fields, field_lines)
-    end = _foot_metadata(lines, start, fields, field_lines)
-    title, title_line, body_start = _heading(lines, start, end)
+    start = _front_matter(text, path, fields, field_lines)
+    end = _foot_metadata(text, start, fields, field_lines)
+    title, title_line, body_start = _heading(text, start, end)
     if fields.get("title") is None or (title is not None and title == fields.get("title")):
         fields["title"], field_lines["title"] = title, title_line
         start = body_start
-    body = "\n".join(lines[start:end]).strip("\n")
     return Source(
         path=path,
         slug=_str(fields.get("slug"), path) or slug_for(path, root),
         title=_str(fields.get("title"), path),
         title_line=field_lines.get("title", 1),
-        body=body,
+        body=text[start:end].strip("\n"),
         published=_raw_date(fields.get("published")),
         published_line=field_lines.get("published"),
         updated=_raw_date(fields.get("updated")),
@@ -171,19 +187,23 @@ def parse_source(text: str, path: Path, root: Path, warnings: tuple[str, ...] = 
     )
 
 
+def _line_number(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
 def _front_matter(
-    lines: list[str], path: Path, fields: dict[str, Any], field_lines: dict[str, int]
+    text: str, path: Path, fields: dict[str, Any], field_lines: dict[str, int]
 ) -> int:
-    """Read YAML front matter into ``fields``; return the index of the first body line."""
-    if not lines or lines[0].strip() != "---":
+    """Read YAML front matter into ``fields``; return the offset where the body starts."""
+    first = OPEN_FENCE.match(text)
+    if first is None:
         return 0
-    for end in range(1, len(lines)):
-        if lines[end].strip() in ("---", "..."):
-            break
-    else:
+    closing = CLOSE_FENCE.search(text, first.end())
+    if closing is None:
         raise ArticleError(path, "front matter has no closing '---' line", line=1)
+    yaml_text = text[first.end() : closing.start()]
     try:
-        data = yaml.load("\n".join(lines[1:end]), Loader=FrontMatterLoader)  # noqa: S506 (safe)
+        data = yaml.load(yaml_text, Loader=FrontMatterLoader)  # noqa: S506 (a safe loader)
     except (yaml.YAMLError, ValueError) as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
@@ -197,62 +217,65 @@ def _front_matter(
         name = FIELD_NAMES.get(str(key).strip().lower().replace("-", "_"))
         if name and value is not None and name not in fields:
             fields[name] = value
-            field_lines[name] = _key_line(lines, 1, end, str(key))
-    return end + 1
+            field_lines[name] = _key_line(yaml_text, str(key))
+    return min(closing.end() + 1, len(text))
 
 
-def _key_line(lines: list[str], start: int, end: int, key: str) -> int:
-    prefix = re.compile(rf"\s*['\"]?{re.escape(key)}['\"]?\s*:")
-    for index in range(start, end):
-        if prefix.match(lines[index]):
-            return index + 1
-    return start + 1
+def _key_line(yaml_text: str, key: str) -> int:
+    """The file's line number of ``key`` in the front matter (which starts on line 2)."""
+    match = re.search(rf"^['\"]?{re.escape(key)}['\"]?[ \t]*:", yaml_text, re.MULTILINE)
+    return 1 + _line_number(yaml_text, match.start() if match else 0)
 
 
 def _foot_metadata(
-    lines: list[str], start: int, fields: dict[str, Any], field_lines: dict[str, int]
+    text: str, start: int, fields: dict[str, Any], field_lines: dict[str, int]
 ) -> int:
     """Read the metadata lines at the foot (after a '---' rule); return where the body ends."""
     found: dict[str, tuple[str, int]] = {}
-    end = len(lines)
-    index = len(lines) - 1
-    while index >= start:
-        line = lines[index]
-        if line.strip():
-            match = META_LINE.fullmatch(line)
-            key = match and re.sub(r"[\s-]+", "_", match.group(1).strip().lower())
-            if not match or key not in FOOT_FIELDS:
-                break
-            value = match.group(2)
-            if value.endswith(("**", "__")) and line.lstrip().startswith(("**", "__")):
-                value = value[:-2].rstrip()
-            found.setdefault(FIELD_NAMES[key], (value, index + 1))
-            end = index
-        index -= 1
+    end = position = len(text)
+    stop = None
+    while position > start:
+        line_start = max(text.rfind("\n", start, position) + 1, start)
+        line = text[line_start:position]
+        position = line_start - 1
+        if not line.strip():
+            continue
+        match = META_LINE.fullmatch(line) if ":" in line[:64] else None
+        key = match and re.sub(r"[\s-]+", "_", match.group(1).strip().lower())
+        if not match or key not in FOOT_FIELDS:
+            stop = (line_start, line)
+            break
+        value = match.group(2).strip()
+        if value.endswith(("**", "__")) and line.lstrip().startswith(("**", "__")):
+            value = value[:-2].rstrip()
+        found.setdefault(FIELD_NAMES[key], (value, line_start))
+        end = line_start
     if not found:
-        return len(lines)
-    if index >= start and RULE.fullmatch(lines[index]):
-        end = index
-    for name, (value, line_no) in found.items():
+        return len(text)
+    if stop is not None and RULE.fullmatch(stop[1]):
+        end = stop[0]
+    for name, (value, offset) in found.items():
         if name not in fields and value:
             fields[name] = value
-            field_lines[name] = line_no
+            field_lines[name] = _line_number(text, offset)
     return end
 
 
-def _heading(lines: list[str], start: int, end: int) -> tuple[str | None, int, int]:
-    """The first line's level-1 heading: (title, its line number, index of the line after)."""
-    for index in range(start, end):
-        line = lines[index]
-        if not line.strip():
-            continue
-        match = HEADING.fullmatch(line.strip())
-        if match:
-            return match.group(1), index + 1, index + 1
-        if index + 1 < end and SETEXT_UNDERLINE.fullmatch(lines[index + 1]):
-            return line.strip(), index + 1, index + 2
-        return None, index + 1, start
-    return None, start + 1, start
+def _heading(text: str, start: int, end: int) -> tuple[str | None, int, int]:
+    """The first line's level-1 heading: (title, its line number, offset after its line)."""
+    first = FIRST_LINE.search(text, start, end)
+    if first is None:
+        return None, _line_number(text, start), start
+    line = first.group(1).strip()
+    line_number = _line_number(text, first.start(1))
+    after = min(first.end() + 1, end)
+    match = HEADING.fullmatch(line)
+    if match:
+        return match.group(1), line_number, after
+    underline = NEXT_LINE.match(text, after, end)
+    if underline and SETEXT_UNDERLINE.fullmatch(underline.group(1)):
+        return line, line_number, min(underline.end() + 1, end)
+    return None, line_number, start
 
 
 def _str(value: Any, path: Path) -> str | None:

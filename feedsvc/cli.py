@@ -61,6 +61,17 @@ def run_check(args: argparse.Namespace, config: Config) -> int:
     return EXIT_REJECTED if args.strict and result.rejected else EXIT_OK
 
 
+def run_serve(args: argparse.Namespace, config: Config) -> int:
+    """``feedsvc serve``: serve the output directory over HTTP until SIGINT or SIGTERM."""
+    from feedsvc.serve import serve_until_signalled
+
+    if not args.quiet:
+        logging.getLogger("feedsvc.serve").setLevel(logging.INFO)
+        logging.getLogger("feedsvc.access").setLevel(logging.INFO)
+    serve_until_signalled(config)
+    return EXIT_OK
+
+
 def _report(result: BuildResult) -> None:
     for warning in result.warnings:
         log.warning("%s", warning)
@@ -87,6 +98,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
         "articles": {"dir": getattr(args, "articles", None)},
         "feeds": {"output": getattr(args, "output", None)},
         "site": {"url": getattr(args, "site_url", None), "title": getattr(args, "title", None)},
+        "serve": {"bind": getattr(args, "bind", None)},
     }
 
 
@@ -129,4 +141,15 @@ def _parser() -> argparse.ArgumentParser:
         description=run_check.__doc__,
     )
     check_parser.set_defaults(command=run_check)
+
+    serve_parser = commands.add_parser(
+        "serve", parents=[common], help="serve the feeds over HTTP", description=run_serve.__doc__
+    )
+    serve_parser.add_argument(
+        "--bind",
+        metavar="HOST:PORT",
+        help="where to listen (default: [serve] bind, else 127.0.0.1:8080)",
+    )
+    serve_parser.add_argument("--output", metavar="DIR", help="the directory of feeds to serve")
+    serve_parser.set_defaults(command=run_serve)
     return parser

@@ -243,9 +243,27 @@ def validate(config: Config) -> Config:
         raise ConfigError("watch.debounce_ms", "must not be negative")
     if config.serve.max_age_s < 0:
         raise ConfigError("serve.max_age_s", "must not be negative")
+    if config.serve.bind:
+        parse_bind(config.serve.bind)
     if not config.site.url.endswith("/"):
         config = replace(config, site=replace(config.site, url=config.site.url + "/"))
     return config
+
+
+def parse_bind(bind: str) -> tuple[str, int]:
+    """Split ``host:port`` or ``[ipv6]:port`` into the host and the port to listen on."""
+    host, colon, port = bind.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        if ":" not in host:
+            raise ConfigError("serve.bind", f"brackets are for IPv6 addresses, not {bind!r}")
+    elif ":" in host:
+        raise ConfigError("serve.bind", f"write an IPv6 address in brackets: {bind!r}")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError("serve.bind", f"must be host:port or [ipv6]:port, not {bind!r}")
+    if any(c.isspace() or c in "/[]@" for c in host):
+        raise ConfigError("serve.bind", f"not a host name or address: {host!r}")
+    return host, int(port)
 
 
 def _is_http_url(text: str) -> bool:

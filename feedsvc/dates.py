@@ -6,6 +6,7 @@ strictly: no fuzzy parsing, and a date missing its day, month or year is refused
 
 from __future__ import annotations
 
+import calendar
 import re
 import warnings
 from datetime import date, datetime, time, timezone, tzinfo
@@ -29,8 +30,18 @@ ZONE_HOURS = {
     "ACDT": 10.5, "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
 }  # fmt: skip
 ZONES = {name: tzoffset(name, int(hours * 3600)) for name, hours in ZONE_HOURS.items()}
-# Formats seen most often, tried before dateutil; a trailing " UTC" is handled by the caller.
-FAST_FORMATS = ("%B %d, %Y", "%d %B %Y", "%b %d, %Y", "%b %d %Y %H:%M", "%B %d, %Y %H:%M")
+MONTHS = {
+    name.lower(): number
+    for number, full in enumerate(calendar.month_name)
+    if full
+    for name in (full, full[:3])
+} | {"sept": 9}
+# The written shapes seen most often, read exactly before dateutil is asked:
+# "June 02, 2025", "Jun 2 2025 14:30 UTC", "12 May 2025", "12 May 2025 14:30 GMT".
+MONTH_FIRST = re.compile(
+    r"([A-Za-z]{3,9})\.? (\d{1,2}),? (\d{4})(?: (\d{1,2}):(\d{2}))?( UTC| GMT)?"
+)
+DAY_FIRST = re.compile(r"(\d{1,2}) ([A-Za-z]{3,9})\.? (\d{4})(?: (\d{1,2}):(\d{2}))?( UTC| GMT)?")
 RFC822_ZONE = re.compile(r"(?:[+-]\d{4}|GMT|UT|UTC|Z)\s*$")
 IANA_SUFFIX = re.compile(r"^(.*?)\s+([A-Za-z_]+/[A-Za-z_/+-]+)\s*$")
 UNKNOWN_ZONE = re.compile(r"tzname (\S+) identified")
@@ -70,16 +81,32 @@ def _fast(text: str) -> datetime | None:
         except (TypeError, ValueError, IndexError):
             return None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-    zone = None
-    if text.endswith((" UTC", " GMT")):
-        text, zone = text[:-4], timezone.utc
-    for fmt in FAST_FORMATS:
-        try:
-            parsed = datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-        return parsed.replace(tzinfo=zone) if zone else parsed
-    return None
+    return _written(text)
+
+
+def _written(text: str) -> datetime | None:
+    match = MONTH_FIRST.fullmatch(text)
+    if match:
+        month_name, day, year, hour, minute, utc = match.groups()
+    else:
+        match = DAY_FIRST.fullmatch(text)
+        if not match:
+            return None
+        day, month_name, year, hour, minute, utc = match.groups()
+    month = MONTHS.get(month_name.lower())
+    if month is None:
+        return None
+    try:
+        return datetime(
+            int(year),
+            month,
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            tzinfo=timezone.utc if utc else None,
+        )
+    except ValueError:
+        return None
 
 
 def _slow(text: str) -> datetime:

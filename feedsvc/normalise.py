@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from datetime import date, datetime, tzinfo
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -72,9 +73,15 @@ def entry_id(source: Source, site_url: str, day: date) -> str:
     given = source.entry_id.strip() if source.entry_id else ""
     if ABSOLUTE_IRI.fullmatch(given):
         return given
-    host = (urlsplit(site_url).hostname or "localhost").encode("idna").decode("ascii")
+    host = _tag_authority(site_url)
     specific = quote(given or source.slug, safe=TAG_SPECIFIC_SAFE)
     return f"tag:{host},{day.isoformat()}:{specific}"
+
+
+@lru_cache(maxsize=16)
+def _tag_authority(site_url: str) -> str:
+    """The site's host as a tag: URI's authority name (ASCII, no port)."""
+    return (urlsplit(site_url).hostname or "localhost").encode("idna").decode("ascii")
 
 
 def _date(value: RawDate, zone: tzinfo, source: Source, line: int | None) -> datetime:

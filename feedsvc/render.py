@@ -13,7 +13,9 @@ from markdown_it.token import Token
 
 from feedsvc.text import collapse, repair, truncate
 
-INLINE_MARKUP = re.compile(r"[*_`\[\]<>\\~&!]")
+# What can make a line of Markdown differ from its plain text: emphasis, code, links and
+# images, HTML, escapes, strikethrough and character references.
+INLINE_MARKUP = re.compile(r"[*_`\[<\\]|~~|&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 ALLOWED_TAGS = frozenset(nh3.ALLOWED_TAGS) - {"map", "area"}
 ALLOWED_ATTRIBUTES = deepcopy(nh3.ALLOWED_ATTRIBUTES) | {
     "img": {"src", "alt", "title", "width", "height"},

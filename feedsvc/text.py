@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import ftfy
-
 # Text worth handing to ftfy: a UTF-8 lead byte read as Windows-1252/Latin-1 and followed by
 # a continuation byte read the same way, or a stray C1 control. ftfy is ~0.6 ms per article;
 # this screen costs microseconds, so clean text never pays for the repair.
@@ -19,21 +17,26 @@ SUSPECT = re.compile(
 NOT_XML = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]"
 )
-FTFY_CONFIG = ftfy.TextFixerConfig(
-    unescape_html=False,
-    uncurl_quotes=False,
-    fix_character_width=False,
-    fix_latin_ligatures=False,
-    explain=False,
-)
 ELLIPSIS = "…"
 
 
 def repair(text: str) -> str:
     """Mojibake fixed (only where the screen suspects it) and XML-illegal characters removed."""
     if SUSPECT.search(text):
-        text = ftfy.fix_text(text, FTFY_CONFIG)
+        text = _fix_text(text)
     return NOT_XML.sub("", text)
+
+
+def _fix_text(text: str) -> str:
+    import ftfy  # imported on first use: most builds never meet mojibake
+
+    return ftfy.fix_text(
+        text,
+        unescape_html=False,
+        uncurl_quotes=False,
+        fix_character_width=False,
+        fix_latin_ligatures=False,
+    )
 
 
 def collapse(text: str) -> str:
