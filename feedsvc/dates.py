@@ -9,13 +9,10 @@ from __future__ import annotations
 import calendar
 import re
 import warnings
-from datetime import date, datetime, time, timezone, tzinfo
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dateutil import parser as dateutil_parser
-from dateutil.parser import UnknownTimezoneWarning
-from dateutil.tz import tzoffset
 
 from feedsvc.model import RawDate
 
@@ -29,7 +26,7 @@ ZONE_HOURS = {
     "WIB": 7, "SGT": 8, "HKT": 8, "PHT": 8, "AWST": 8, "JST": 9, "KST": 9, "ACST": 9.5,
     "ACDT": 10.5, "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
 }  # fmt: skip
-ZONES = {name: tzoffset(name, int(hours * 3600)) for name, hours in ZONE_HOURS.items()}
+ZONES = {name: timezone(timedelta(hours=hours), name) for name, hours in ZONE_HOURS.items()}
 MONTHS = {
     name.lower(): number
     for number, full in enumerate(calendar.month_name)
@@ -111,6 +108,9 @@ def _written(text: str) -> datetime | None:
 
 def _slow(text: str) -> datetime:
     """dateutil, strictly: unknown zones and missing fields are errors, not guesses."""
+    from dateutil import parser as dateutil_parser  # only for the shapes _fast does not know
+    from dateutil.parser import UnknownTimezoneWarning
+
     zone = None
     iana = IANA_SUFFIX.match(text)
     if iana:
