@@ -25,6 +25,7 @@ CLOSE_FENCE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
 FIRST_LINE = re.compile(r"^[ \t]*(\S[^\n]*)$", re.MULTILINE)
 NEXT_LINE = re.compile(r"([^\n]*)")
 SLUG_SAFE = re.compile(r"[a-z0-9_]+(?:-[a-z0-9_]+)*")
+KEY_SEPARATORS = re.compile(r"[\s-]+")
 RULE = re.compile(r"(?:-{3,}|\*{3,}|_{3,})\s*")
 META_LINE = re.compile(
     r"\s*(?:\*\*|__|\*|_)?([A-Za-z][\w -]{0,40}?)(?:\*\*|__|\*|_)?\s*:\s*(?:\*\*|__|\*|_)?(.*)"
@@ -93,7 +94,10 @@ def slug_for(path: Path, root: Path) -> str:
     """A URL-safe slug from the file's path below ``root``, without its extension."""
     full, base = os.fspath(path), os.fspath(root).rstrip(os.sep) + os.sep
     relative = full[len(base) :] if full.startswith(base) else os.path.relpath(full, base)
-    return "/".join(_slugify(part) for part in os.path.splitext(relative)[0].split(os.sep))
+    stem = os.path.splitext(relative)[0]
+    if SLUG_SAFE.fullmatch(stem):
+        return stem
+    return "/".join(_slugify(part) for part in stem.split(os.sep))
 
 
 def _slugify(text: str) -> str:
@@ -261,7 +265,7 @@ def _foot_metadata(
         if not line.strip():
             continue
         match = META_LINE.fullmatch(line) if ":" in line[:64] else None
-        key = match and re.sub(r"[\s-]+", "_", match.group(1).strip().lower())
+        key = match and KEY_SEPARATORS.sub("_", match.group(1).strip().lower())
         if not match or key not in FOOT_FIELDS:
             stop = (line_start, line)
             break
@@ -274,10 +278,11 @@ def _foot_metadata(
         return len(text)
     if stop is not None and RULE.fullmatch(stop[1]):
         end = stop[0]
+    last_line = text.count("\n", 0, end) + 1  # counted once; the foot itself is short
     for name, (value, offset) in found.items():
         if name not in fields and value:
             fields[name] = value
-            field_lines[name] = _line_number(text, offset)
+            field_lines[name] = last_line + text.count("\n", end, offset)
     return end
 
 
