@@ -160,3 +160,61 @@ def raw_request(port: int, request: bytes, timeout: float = 5.0) -> RawResponse 
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     return RawResponse(int(status_line.split()[1]), headers, body)
+
+
+NGINX_SITE = Path(__file__).parent.parent / "deploy" / "nginx.conf"
+
+
+class NginxServer:
+    """Debian's nginx on 127.0.0.1 with deploy/nginx.conf, every path it writes under ``run``."""
+
+    def __init__(self, nginx: str, root: Path, port: int, run: Path) -> None:
+        run.mkdir(parents=True, exist_ok=True)
+        self.port = port
+        self.config_path = run / "nginx.conf"
+        self.config_path.write_text(nginx_config(root, port, run), encoding="utf-8")
+        command = [nginx, "-p", str(run), "-c", str(self.config_path), "-e", str(run / "error.log")]
+        subprocess.run([*command, "-t", "-q"], check=True, capture_output=True)
+        self.process = subprocess.Popen(
+            [*command, "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        try:
+            wait_for_port(port, self.process)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGQUIT)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def nginx_config(root: Path, port: int, run: Path) -> str:
+    """A whole nginx.conf around the example, listening on loopback, writing only to ``run``."""
+    site = NGINX_SITE.read_text(encoding="utf-8")
+    for line, replacement in (
+        ("listen 80;", f"listen 127.0.0.1:{port};"),
+        ("root /srv/feedsvc/public;", f"root {root};"),
+    ):
+        if line not in site:
+            raise ValueError(f"{NGINX_SITE} no longer says {line!r}")
+        site = site.replace(line, replacement)
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    return f"""{user}worker_processes 1;
+pid {run}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {run}/body;
+    proxy_temp_path {run}/proxy;
+    fastcgi_temp_path {run}/fastcgi;
+    uwsgi_temp_path {run}/uwsgi;
+    scgi_temp_path {run}/scgi;
+{site}
+}}
+"""
