@@ -24,12 +24,22 @@ FileKey = tuple[int, int, int]
 
 @dataclass
 class Parsed:
-    """One file's outcome, with the stat key it was read under."""
+    """One file's outcome, with the stat key it was read under.
+
+    ``last_good`` is the article an earlier version of a now failing file gave: a file caught
+    mid-write stays published as it was until it parses again or goes away.
+    """
 
     key: FileKey
     article: Article | None
     error: ArticleError | None
     warnings: tuple[str, ...] = ()
+    last_good: Article | None = None
+
+    @property
+    def published_article(self) -> Article | None:
+        """The article to publish: this version's, else the last good one."""
+        return self.article or self.last_good
 
 
 @dataclass
@@ -37,7 +47,8 @@ class Catalog:
     """What earlier builds learned, so the next one redoes only what changed.
 
     Articles are keyed by path and (size, mtime, inode); rendered entries by the Article
-    itself, which is immutable and hashable. A one-off build starts with an empty Catalog.
+    itself, which is immutable and hashable. A one-off build starts with an empty Catalog, so
+    it has no last good version of a failing file to fall back on.
     """
 
     config: Config
@@ -73,17 +84,23 @@ def build(
     drafts: list[Path] = []
     scheduled: list[Article] = []
     due: list[Article] = []
+    stale: list[Path] = []
     for path in files:
         parsed = catalog.parsed[path]
         warnings.extend(parsed.warnings)
         if parsed.error is not None:
             rejected.append(parsed.error)
-        elif parsed.article.draft:
+        article = parsed.published_article
+        if article is None:
+            continue
+        if parsed.error is not None:
+            stale.append(path)
+        if article.draft:
             drafts.append(path)
-        elif parsed.article.published > now:
-            scheduled.append(parsed.article)
+        elif article.published > now:
+            scheduled.append(article)
         else:
-            due.append(parsed.article)
+            due.append(article)
     published, duplicates = _unique_ids(due)
     rejected.extend(duplicates)
 
@@ -106,6 +123,7 @@ def build(
         drafts=tuple(drafts),
         scheduled=tuple(sorted(scheduled, key=lambda a: a.published)),
         articles=len(files),
+        stale=tuple(stale),
     )
 
 
@@ -123,7 +141,10 @@ def _refresh(catalog: Catalog, files: list[Path], progress: Progress | None) -> 
             key = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
         known = catalog.parsed.get(path)
         if known is None or known.key != key:
-            catalog.parsed[path] = _parse(path, key, catalog)
+            parsed = _parse(path, key, catalog)
+            if parsed.article is None and known is not None:
+                parsed.last_good = known.published_article
+            catalog.parsed[path] = parsed
 
 
 def _parse(path: Path, key: FileKey, catalog: Catalog) -> Parsed:

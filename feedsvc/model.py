@@ -85,7 +85,10 @@ class Feed:
 
 @dataclass(frozen=True)
 class BuildResult:
-    """What a build saw and did."""
+    """What a build saw and did.
+
+    ``stale`` names the rejected files whose last good version is still published.
+    """
 
     entries: int
     written: tuple[Path, ...] = ()
@@ -95,3 +98,4 @@ class BuildResult:
     drafts: tuple[Path, ...] = ()
     scheduled: tuple[Article, ...] = ()
     articles: int = 0
+    stale: tuple[Path, ...] = ()

@@ -1,0 +1,97 @@
+"""The incremental Catalog: a file that fails mid-write keeps its last good version published."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import feedparser
+
+from feedsvc.build import Catalog, build
+from feedsvc.config import config_from_dict
+
+GOOD = "# Good title\n\nText.\n\n---\n\nPublished: 2025-06-02 09:00 UTC\n"
+HALF = "---\ntitle: Rewritten\n"
+
+
+def setup(tmp_path: Path):
+    (tmp_path / "articles").mkdir()
+    data = {
+        "site": {"title": "Example News", "url": "https://news.example.org/"},
+        "articles": {"dir": "articles"},
+        "feeds": {"output": "public"},
+    }
+    return config_from_dict(data, tmp_path), tmp_path / "articles" / "story.md"
+
+
+def titles(tmp_path: Path) -> list[str]:
+    feed = feedparser.parse((tmp_path / "public" / "rss.xml").read_bytes())
+    return [entry.title for entry in feed.entries]
+
+
+def rewrite(path: Path, text: str) -> None:
+    """Change the file so its stat key changes even within one mtime tick."""
+    path.write_text(text)
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+
+
+def test_failing_file_keeps_last_good_version_and_reports_error(tmp_path: Path) -> None:
+    config, path = setup(tmp_path)
+    catalog = Catalog(config)
+    path.write_text(GOOD)
+    build(config, catalog=catalog)
+    rewrite(path, HALF)
+    result = build(config, catalog=catalog)
+    assert titles(tmp_path) == ["Good title"]
+    assert [error.path for error in result.rejected] == [path]
+    assert result.stale == (path,)
+    assert result.written == ()
+
+
+def test_last_good_version_survives_repeated_failures_until_it_parses(tmp_path: Path) -> None:
+    config, path = setup(tmp_path)
+    catalog = Catalog(config)
+    path.write_text(GOOD)
+    build(config, catalog=catalog)
+    rewrite(path, HALF)
+    build(config, catalog=catalog)
+    rewrite(path, HALF + "date: 2025-06-02\n")
+    build(config, catalog=catalog)
+    assert titles(tmp_path) == ["Good title"]
+    rewrite(path, HALF + "date: 2025-06-02T09:00:00Z\n---\n\nNew text.\n")
+    result = build(config, catalog=catalog)
+    assert titles(tmp_path) == ["Rewritten"]
+    assert result.rejected == () and result.stale == ()
+
+
+def test_deleted_failing_file_leaves_the_feeds(tmp_path: Path) -> None:
+    config, path = setup(tmp_path)
+    catalog = Catalog(config)
+    path.write_text(GOOD)
+    build(config, catalog=catalog)
+    rewrite(path, HALF)
+    build(config, catalog=catalog)
+    path.unlink()
+    build(config, catalog=catalog)
+    assert titles(tmp_path) == []
+
+
+def test_one_off_build_has_no_last_good_version(tmp_path: Path) -> None:
+    config, path = setup(tmp_path)
+    path.write_text(GOOD)
+    build(config)
+    rewrite(path, HALF)
+    result = build(config)
+    assert titles(tmp_path) == []
+    assert result.stale == () and len(result.rejected) == 1
+
+
+def test_unchanged_files_are_not_read_again(tmp_path: Path) -> None:
+    config, path = setup(tmp_path)
+    catalog = Catalog(config)
+    path.write_text(GOOD)
+    build(config, catalog=catalog)
+    first = catalog.parsed[path]
+    build(config, catalog=catalog)
+    assert catalog.parsed[path] is first
