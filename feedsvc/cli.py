@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -11,8 +13,12 @@ from pathlib import Path
 from feedsvc import __version__
 from feedsvc.build import build
 from feedsvc.config import Config, load_config
+from feedsvc.daemon import Daemon
 from feedsvc.errors import FeedsvcError, display_path
 from feedsvc.model import BuildResult
+from feedsvc.notify import Notifier
+from feedsvc.ping import Outcome, feed_urls, notifications_for, send_all
+from feedsvc.state import PingRecord, read_state, record_ping
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 PROGRESS_THRESHOLD = 200
@@ -22,7 +28,8 @@ log = logging.getLogger("feedsvc")
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
-    _configure_logging(args.verbose - args.quiet)
+    # The daemon's log is its record: it says what it does unless told to be quiet.
+    _configure_logging(args.verbose - args.quiet + (args.command is run_daemon))
     try:
         config = load_config(args.config, _overrides(args))
         return args.command(args, config)
@@ -72,6 +79,65 @@ def run_serve(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+def run_daemon(args: argparse.Namespace, config: Config) -> int:
+    """``feedsvc run``: build, then keep the feeds current until stopped."""
+    overrides = _overrides(args)
+    notifier = Notifier.from_environment(os.environ)
+    daemon = Daemon(config, lambda: load_config(args.config, overrides), notifier)
+    return asyncio.run(daemon.run())
+
+
+def run_ping(args: argparse.Namespace, config: Config) -> int:
+    """``feedsvc ping``: notify every hub and ping service once; exit 1 if any finally failed."""
+    messages = notifications_for(config, feed_urls(config))
+    if not messages:
+        print("nothing to ping: [ping] names no websub_hubs and no xmlrpc services")
+        return EXIT_OK
+    outcomes = asyncio.run(send_all(config, messages))
+    for outcome in outcomes:
+        _record(config, outcome)
+    failed = [outcome for outcome in outcomes if not outcome.ok]
+    print(f"{len(outcomes) - len(failed)} of {len(outcomes)} notifications delivered")
+    return EXIT_REJECTED if failed else EXIT_OK
+
+
+def run_status(args: argparse.Namespace, config: Config) -> int:
+    """``feedsvc status``: the last build and the last ping outcome per endpoint."""
+    last_build, pings = read_state(config.state.path)
+    if last_build is None:
+        print(f"no build recorded yet in {display_path(config.state.path)}")
+    else:
+        written = ", ".join(last_build.written) or "nothing (feeds unchanged)"
+        print(f"last build: {last_build.finished.astimezone().isoformat(timespec='seconds')}")
+        print(f"  {last_build.entries} entries from {last_build.articles} files; wrote {written}")
+        print(f"  {len(last_build.rejected)} rejected")
+        for line in last_build.rejected:
+            print(f"    {line}")
+    if pings:
+        print("last pings:")
+    for ping in pings:
+        result = "ok" if ping.ok else "FAILED"
+        when = ping.finished.astimezone().isoformat(timespec="seconds")
+        print(f"  {result:6} {ping.endpoint} about {ping.topic} at {when}: {ping.detail}")
+    return EXIT_OK
+
+
+def _record(config: Config, outcome: Outcome) -> None:
+    message = outcome.notification
+    record = PingRecord(
+        message.endpoint,
+        message.topic,
+        outcome.finished,
+        outcome.ok,
+        outcome.attempts,
+        outcome.detail,
+    )
+    try:
+        record_ping(config.state.path, record)
+    except FeedsvcError as error:
+        log.warning("%s", error)
+
+
 def _report(result: BuildResult) -> None:
     for warning in result.warnings:
         log.warning("%s", warning)
@@ -98,6 +164,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
         "articles": {"dir": getattr(args, "articles", None)},
         "feeds": {"output": getattr(args, "output", None)},
         "site": {"url": getattr(args, "site_url", None), "title": getattr(args, "title", None)},
+        "watch": {"poll": True if getattr(args, "poll", False) else None},
         "serve": {"bind": getattr(args, "bind", None)},
     }
 
@@ -105,6 +172,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
 def _configure_logging(verbosity: int) -> None:
     level = logging.INFO if verbosity > 0 else logging.WARNING if verbosity == 0 else logging.ERROR
     logging.basicConfig(level=level, format="%(levelname)s %(message)s", stream=sys.stderr)
+    # These narrate every job and batch at INFO; the daemon logs what it does with them.
+    for chatty in ("apscheduler", "watchfiles"):
+        logging.getLogger(chatty).setLevel(logging.DEBUG if verbosity > 1 else logging.WARNING)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -152,4 +222,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve_parser.add_argument("--output", metavar="DIR", help="the directory of feeds to serve")
     serve_parser.set_defaults(command=run_serve)
+
+    run_parser = commands.add_parser(
+        "run",
+        parents=[common],
+        help="keep the feeds current until stopped",
+        description=run_daemon.__doc__,
+    )
+    run_parser.add_argument(
+        "--poll", action="store_true", help="poll for changes (for network filesystems)"
+    )
+    run_parser.set_defaults(command=run_daemon)
+
+    ping_parser = commands.add_parser(
+        "ping",
+        parents=[common],
+        help="notify hubs and ping services now",
+        description=run_ping.__doc__,
+    )
+    ping_parser.set_defaults(command=run_ping)
+
+    status_parser = commands.add_parser(
+        "status",
+        parents=[common],
+        help="show the daemon's last build and pings",
+        description=run_status.__doc__,
+    )
+    status_parser.set_defaults(command=run_status)
     return parser

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
-from datetime import tzinfo
+from datetime import timedelta, tzinfo
 from pathlib import Path
 from string import Formatter
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
 
 from feedsvc.errors import ConfigError
 
@@ -21,6 +23,7 @@ LANGUAGE_TAG = re.compile(
     r"^[A-Za-z]{2,3}(-[A-Za-z]{3}){0,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?"
     r"(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*$"
 )
+DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,10 @@ class WatchConfig:
 
 @dataclass(frozen=True)
 class ScheduleConfig:
-    """When the daemon rescans everything: a duration ("15m", "1h30m") or a cron expression."""
+    """When the daemon rescans everything: a duration ("15m", "1h30m") or a cron expression.
+
+    Cron fields are read in the articles' default time zone.
+    """
 
     rescan: str = "15m"
 
@@ -75,6 +81,7 @@ class PingConfig:
     xmlrpc: tuple[str, ...] = ()
     timeout_s: float = 10.0
     max_attempts: int = 5
+    backoff_s: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,13 @@ class ServeConfig:
 
     bind: str = ""
     max_age_s: int = 300
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    """Where the daemon records the last build and ping outcomes, for `feedsvc status`."""
+
+    path: Path = Path("feedsvc-state.sqlite")
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,7 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     ping: PingConfig = field(default_factory=PingConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+    state: StateConfig = field(default_factory=StateConfig)
 
     @property
     def timezone(self) -> tzinfo:
@@ -116,6 +131,7 @@ TABLES: dict[str, type] = {
     "schedule": ScheduleConfig,
     "ping": PingConfig,
     "serve": ServeConfig,
+    "state": StateConfig,
 }
 
 
@@ -239,6 +255,9 @@ def validate(config: Config) -> Config:
         raise ConfigError("ping.timeout_s", "must be more than 0")
     if config.ping.max_attempts < 1:
         raise ConfigError("ping.max_attempts", "must be at least 1")
+    if config.ping.backoff_s < 0:
+        raise ConfigError("ping.backoff_s", "must not be negative")
+    _check_rescan(config.schedule.rescan, config.articles.default_timezone)
     if config.watch.debounce_ms < 0:
         raise ConfigError("watch.debounce_ms", "must not be negative")
     if config.serve.max_age_s < 0:
@@ -264,6 +283,33 @@ def parse_bind(bind: str) -> tuple[str, int]:
     if any(c.isspace() or c in "/[]@" for c in host):
         raise ConfigError("serve.bind", f"not a host name or address: {host!r}")
     return host, int(port)
+
+
+def parse_duration(text: str) -> timedelta:
+    """A duration written as hours, minutes and seconds: "15m", "1h30m", "45s"."""
+    match = DURATION.fullmatch(text.strip())
+    if not text.strip() or match is None:
+        raise ValueError(f"not a duration: {text!r}")
+    hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+
+
+def _check_rescan(rescan: str, timezone: str) -> None:
+    if len(rescan.split()) == 5:
+        try:
+            CronTrigger.from_crontab(rescan, timezone=timezone)
+        except ValueError as exc:
+            raise ConfigError("schedule.rescan", f"invalid cron expression {rescan!r}") from exc
+        return
+    try:
+        duration = parse_duration(rescan)
+    except ValueError:
+        raise ConfigError(
+            "schedule.rescan",
+            f"must be a duration such as '15m' or '1h30m', or a cron expression, not {rescan!r}",
+        ) from None
+    if duration < timedelta(seconds=1):
+        raise ConfigError("schedule.rescan", "must be at least one second")
 
 
 def _is_http_url(text: str) -> bool:

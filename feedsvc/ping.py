@@ -1,0 +1,251 @@
+"""Telling WebSub hubs and weblogUpdates ping services that a feed changed (httpx).
+
+Every request has a timeout; connection errors, timeouts, 5xx and 429 are retried with
+exponential backoff and jitter (at least as long as a ``Retry-After`` asks), up to
+``[ping] max_attempts``. Failures are outcomes to log and record, never exceptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import xmlrpc.client
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Literal
+from xml.parsers.expat import ExpatError
+
+import httpx
+
+from feedsvc import __version__
+from feedsvc.config import Config, PingConfig
+from feedsvc.feeds import FORMATS
+
+MAX_BACKOFF_S = 300.0
+# A Retry-After beyond this is not waited for: the attempt counts as failed.
+RETRY_AFTER_LIMIT_S = 600.0
+USER_AGENT = f"feedsvc/{__version__}"
+log = logging.getLogger("feedsvc.ping")
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One message to send: to a WebSub hub about a feed, or to a ping service about the site."""
+
+    kind: Literal["websub", "xmlrpc"]
+    endpoint: str
+    topic: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a notification finally ended."""
+
+    notification: Notification
+    ok: bool
+    attempts: int
+    detail: str
+    finished: datetime
+
+
+@dataclass(frozen=True)
+class _Reply:
+    response: httpx.Response | None
+    attempts: int
+    detail: str
+
+
+def feed_urls(config: Config, names: Iterable[str] | None = None) -> list[str]:
+    """The public URLs of the feed files called ``names`` (all of them when None)."""
+    wanted = None if names is None else set(names)
+    return [config.site.url + name for name, _, _ in FORMATS if wanted is None or name in wanted]
+
+
+def notifications_for(config: Config, changed: Iterable[str]) -> list[Notification]:
+    """What to send when the feeds at the URLs ``changed`` changed.
+
+    Each hub hears about each changed feed; each ping service once, about the RSS feed.
+    """
+    changed = list(changed)
+    messages = [
+        Notification("websub", hub, topic) for hub in config.ping.websub_hubs for topic in changed
+    ]
+    if changed:
+        rss_url = feed_urls(config)[0]
+        messages += [Notification("xmlrpc", server, rss_url) for server in config.ping.xmlrpc]
+    return messages
+
+
+async def send(client: httpx.AsyncClient, message: Notification, config: Config) -> Outcome:
+    """Deliver one notification, with retries; returns how it ended."""
+    if message.kind == "websub":
+        ok, attempts, detail = await _publish_websub(client, message, config.ping)
+    else:
+        ok, attempts, detail = await _ping_xmlrpc(client, message, config)
+    outcome = Outcome(message, ok, attempts, detail, datetime.now(UTC))
+    level = logging.INFO if ok else logging.WARNING
+    log.log(level, "%s", describe(outcome))
+    return outcome
+
+
+def describe(outcome: Outcome) -> str:
+    """One line about an outcome: endpoint, feed, result, attempts."""
+    message = outcome.notification
+    result = "ok" if outcome.ok else "failed"
+    tries = "attempt" if outcome.attempts == 1 else "attempts"
+    return (
+        f"ping {message.kind} {message.endpoint} about {message.topic}: {result}, "
+        f"{outcome.detail} after {outcome.attempts} {tries}"
+    )
+
+
+async def send_all(config: Config, messages: Iterable[Notification]) -> list[Outcome]:
+    """Deliver notifications concurrently and wait for every outcome."""
+    async with new_client(config.ping) as client:
+        return list(await asyncio.gather(*(send(client, m, config) for m in messages)))
+
+
+def new_client(ping: PingConfig) -> httpx.AsyncClient:
+    """An HTTP client for pings: timeouts always set, no redirects to surprise a hub."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(ping.timeout_s), headers={"User-Agent": USER_AGENT}
+    )
+
+
+class Pinger:
+    """Sends notifications in the background, never more than one pending per message.
+
+    A change that arrives while the same message is still pending (in flight or backing off)
+    asks for one more send after it, however many such changes arrive.
+    """
+
+    def __init__(self, config: Config, on_outcome: Callable[[Outcome], None]) -> None:
+        self.config = config
+        self._on_outcome = on_outcome
+        self._client = new_client(config.ping)
+        self._pending: dict[Notification, asyncio.Task[None]] = {}
+        self._again: set[Notification] = set()
+
+    def notify(self, changed: Iterable[str]) -> None:
+        """Announce that the feeds at the URLs ``changed`` changed; returns at once."""
+        for message in notifications_for(self.config, changed):
+            if message in self._pending:
+                self._again.add(message)
+            else:
+                self._pending[message] = asyncio.create_task(self._deliver(message))
+
+    async def _deliver(self, message: Notification) -> None:
+        try:
+            while True:
+                self._again.discard(message)
+                self._on_outcome(await send(self._client, message, self.config))
+                if message not in self._again:
+                    return
+        finally:
+            del self._pending[message]
+
+    async def close(self) -> None:
+        """Abandon pending notifications (each is logged) and close the connections."""
+        for message, task in list(self._pending.items()):
+            task.cancel()
+            log.warning("ping %s %s abandoned at shutdown", message.kind, message.endpoint)
+        await asyncio.gather(*self._pending.values(), return_exceptions=True)
+        await self._client.aclose()
+
+
+async def _publish_websub(
+    client: httpx.AsyncClient, message: Notification, ping: PingConfig
+) -> tuple[bool, int, str]:
+    # Hubs differ in which of hub.url and hub.topic they read: send both.
+    form = {"hub.mode": "publish", "hub.url": message.topic, "hub.topic": message.topic}
+    reply = await _post(client, message.endpoint, ping, data=form)
+    if reply.response is None:
+        return False, reply.attempts, reply.detail
+    return reply.response.is_success, reply.attempts, reply.detail
+
+
+async def _ping_xmlrpc(
+    client: httpx.AsyncClient, message: Notification, config: Config
+) -> tuple[bool, int, str]:
+    site = config.site
+    calls = (
+        ("weblogUpdates.extendedPing", (site.title, site.url, site.url, message.topic)),
+        ("weblogUpdates.ping", (site.title, site.url)),
+    )
+    attempts = 0
+    detail = ""
+    for method, params in calls:
+        body = xmlrpc.client.dumps(params, methodname=method, encoding="utf-8").encode("utf-8")
+        headers = {"Content-Type": "text/xml"}
+        reply = await _post(client, message.endpoint, config.ping, content=body, headers=headers)
+        attempts += reply.attempts
+        if reply.response is None or not reply.response.is_success:
+            return False, attempts, reply.detail
+        try:
+            (answer,), _ = xmlrpc.client.loads(reply.response.content)
+        except xmlrpc.client.Fault as fault:
+            # Most likely extendedPing is not supported: try the plain ping.
+            detail = f"{method} fault {fault.faultCode}: {fault.faultString}"
+            continue
+        except (ExpatError, xmlrpc.client.ResponseError, ValueError) as exc:
+            return False, attempts, f"{method}: not an XML-RPC answer ({exc})"
+        if not isinstance(answer, dict):
+            return False, attempts, f"{method}: unexpected answer {answer!r}"
+        text = str(answer.get("message", "")).strip()
+        if answer.get("flerror"):
+            return False, attempts, f"{method}: flerror: {text or 'no message'}"
+        return True, attempts, f"{method}: {text or 'accepted'}"
+    return False, attempts, detail
+
+
+async def _post(client: httpx.AsyncClient, url: str, ping: PingConfig, **request: object) -> _Reply:
+    """POST with retries; the last response (or None after a transport failure) and why."""
+    attempt = 0
+    while True:
+        attempt += 1
+        retry_after = None
+        response = None
+        try:
+            async with asyncio.timeout(ping.timeout_s):
+                response = await client.post(url, **request)
+        except (httpx.TransportError, TimeoutError) as exc:
+            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if isinstance(exc, TimeoutError):
+                detail = f"no answer within {ping.timeout_s:g} s"
+        else:
+            detail = f"HTTP {response.status_code}"
+            if not _retryable(response.status_code):
+                return _Reply(response, attempt, detail)
+            retry_after = _retry_after(response)
+        if attempt >= ping.max_attempts:
+            return _Reply(response, attempt, detail)
+        delay = min(MAX_BACKOFF_S, ping.backoff_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+        if retry_after is not None:
+            if retry_after > RETRY_AFTER_LIMIT_S:
+                return _Reply(response, attempt, f"{detail}, Retry-After {retry_after:g} s")
+            delay = max(delay, retry_after)
+        log.info("ping %s: %s, retrying in %.2f s", url, detail, delay)
+        await asyncio.sleep(delay)
+
+
+def _retryable(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP date."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())

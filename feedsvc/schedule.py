@@ -1,0 +1,113 @@
+"""When to build besides file changes (APScheduler 3.11): a periodic rescan, and one job per
+future-dated article at its publish time.
+
+Jobs only ask for a build; the daemon runs one build at a time. They coalesce, never overlap
+(``max_instances=1``) and run late rather than never within their grace time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+
+from apscheduler.job import Job
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from feedsvc.config import Config, parse_duration
+from feedsvc.errors import display_path
+from feedsvc.model import Article
+
+RESCAN_JOB = "rescan"
+PUBLISH_PREFIX = "publish:"
+RESCAN_GRACE_S = 60
+log = logging.getLogger("feedsvc.schedule")
+
+BuildRequest = Callable[[str], None]
+
+
+def rescan_trigger(config: Config) -> BaseTrigger:
+    """The trigger for ``[schedule] rescan``: an interval ("15m") or a cron expression."""
+    rescan = config.schedule.rescan
+    if len(rescan.split()) == 5:
+        return CronTrigger.from_crontab(rescan, timezone=config.articles.default_timezone)
+    return IntervalTrigger(seconds=parse_duration(rescan).total_seconds())
+
+
+class Schedule:
+    """The daemon's jobs. Call ``start`` inside the running event loop."""
+
+    def __init__(self, request_build: BuildRequest) -> None:
+        self._request_build = request_build
+        self._scheduler = AsyncIOScheduler(
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        )
+
+    def start(self, config: Config) -> None:
+        """Start the scheduler with the rescan job for ``config``."""
+        self._scheduler.start()
+        self.configure(config)
+
+    def configure(self, config: Config) -> None:
+        """(Re)set the rescan job to ``config``'s schedule."""
+        self._scheduler.add_job(
+            self._fire,
+            rescan_trigger(config),
+            args=["scheduled rescan"],
+            id=RESCAN_JOB,
+            name="rescan",
+            replace_existing=True,
+            misfire_grace_time=RESCAN_GRACE_S,
+        )
+        log.info("rescan scheduled: %s", config.schedule.rescan)
+
+    def plan(self, scheduled: Iterable[Article]) -> None:
+        """Keep one job per future-dated article at its publish time: add the new ones,
+        move those whose date changed, remove those no longer scheduled."""
+        wanted = {PUBLISH_PREFIX + str(article.path): article for article in scheduled}
+        for job in self._publish_jobs():
+            if job.id not in wanted:
+                job.remove()
+                log.info("unscheduled %s", _job_path(job))
+        for job_id, article in wanted.items():
+            job = self._scheduler.get_job(job_id)
+            if job is not None and job.trigger.run_date == article.published:
+                continue
+            self._scheduler.add_job(
+                self._fire,
+                "date",
+                run_date=article.published,
+                args=[f"{display_path(article.path)} is due"],
+                id=job_id,
+                name=article.title,
+                replace_existing=True,
+            )
+            verb = "rescheduled" if job is not None else "scheduled"
+            log.info(
+                "%s %s for %s", verb, display_path(article.path), article.published.isoformat()
+            )
+
+    def due_times(self) -> dict[Path, datetime]:
+        """When each scheduled article's job will run, by path."""
+        return {_job_path(job): job.next_run_time for job in self._publish_jobs()}
+
+    def shutdown(self) -> None:
+        """Stop running jobs; a job already running is not interrupted."""
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    async def _fire(self, reason: str) -> None:
+        # A coroutine, so that the job runs on the event loop rather than in a thread.
+        log.info("%s: build requested", reason)
+        self._request_build(reason)
+
+    def _publish_jobs(self) -> list[Job]:
+        return [job for job in self._scheduler.get_jobs() if job.id.startswith(PUBLISH_PREFIX)]
+
+
+def _job_path(job: Job) -> Path:
+    return Path(job.id.removeprefix(PUBLISH_PREFIX))

@@ -1,0 +1,101 @@
+"""Scheduling: the rescan setting, and one job per future article, on a real APScheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from feedsvc.config import config_from_dict
+from feedsvc.errors import ConfigError
+from feedsvc.model import Article
+from feedsvc.schedule import Schedule, rescan_trigger
+
+
+def config_with(rescan: str):
+    return config_from_dict({"schedule": {"rescan": rescan}}, Path("."))
+
+
+@pytest.mark.parametrize(
+    ("rescan", "seconds"), [("15m", 900), ("1h30m", 5400), ("45s", 45), ("2h", 7200)]
+)
+def test_rescan_duration_is_an_interval(rescan: str, seconds: int) -> None:
+    trigger = rescan_trigger(config_with(rescan))
+    assert isinstance(trigger, IntervalTrigger)
+    assert trigger.interval == timedelta(seconds=seconds)
+
+
+def test_rescan_cron_expression_is_a_cron_trigger() -> None:
+    assert isinstance(rescan_trigger(config_with("*/15 * * * *")), CronTrigger)
+
+
+@pytest.mark.parametrize("rescan", ["", "soon", "15", "1d", "0s", "* * * * 9", "61 * * * *"])
+def test_bad_rescan_is_a_config_error(rescan: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_with(rescan)
+    assert caught.value.key == "schedule.rescan"
+
+
+def article(name: str, published: datetime) -> Article:
+    return Article(
+        path=Path(f"/articles/{name}.md"),
+        slug=name,
+        entry_id=f"tag:example.org,2025:{name}",
+        link=f"https://example.org/{name}/",
+        title=name,
+        published=published,
+        updated=published,
+        body="",
+    )
+
+
+def test_jobs_follow_articles_added_moved_and_removed() -> None:
+    soon = datetime.now(UTC) + timedelta(hours=1)
+
+    async def scenario() -> list[dict[Path, datetime]]:
+        schedule = Schedule(lambda reason: None)
+        schedule.start(config_with("1h"))
+        seen = []
+        one, two = article("one", soon), article("two", soon + timedelta(hours=1))
+        schedule.plan([one, two])
+        seen.append(schedule.due_times())
+        schedule.plan([replace(one, published=soon + timedelta(hours=2))])
+        seen.append(schedule.due_times())
+        schedule.plan([])
+        seen.append(schedule.due_times())
+        schedule.shutdown()
+        return seen
+
+    added, moved, removed = asyncio.run(scenario())
+    assert added == {
+        Path("/articles/one.md"): soon,
+        Path("/articles/two.md"): soon + timedelta(hours=1),
+    }
+    assert moved == {Path("/articles/one.md"): soon + timedelta(hours=2)}
+    assert removed == {}
+
+
+def test_a_due_article_requests_a_build_at_its_time() -> None:
+    due = datetime.now(UTC) + timedelta(seconds=0.5)
+    requests: list[tuple[str, float]] = []
+
+    async def scenario() -> None:
+        schedule = Schedule(lambda reason: requests.append((reason, time.time())))
+        schedule.start(config_with("1h"))
+        schedule.plan([article("later", due)])
+        deadline = time.monotonic() + 5
+        while not requests and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        schedule.shutdown()
+
+    asyncio.run(scenario())
+    assert len(requests) == 1
+    reason, at = requests[0]
+    assert "later.md is due" in reason
+    assert 0 <= at - due.timestamp() < 0.5

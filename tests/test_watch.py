@@ -1,0 +1,90 @@
+"""The watcher: which events count, and one batch per burst, on a real directory."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from watchfiles import Change
+
+from feedsvc.config import WatchConfig
+from feedsvc.watch import is_relevant, watch_articles
+
+
+@pytest.mark.parametrize(
+    ("change", "name", "relevant"),
+    [
+        (Change.added, "story.md", True),
+        (Change.modified, "2025/story.txt", True),
+        (Change.deleted, "story.markdown", True),
+        (Change.modified, ".story.md.swp", False),
+        (Change.modified, "story.md~", False),
+        (Change.added, "#story.md#", False),
+        (Change.added, ".~lock.story.md#", False),
+        (Change.added, ".hidden.md", False),
+        (Change.added, ".git/story.md", False),
+        (Change.modified, "notes.rst", False),
+        (Change.deleted, "old-section", True),
+        (Change.deleted, "picture.png", False),
+    ],
+)
+def test_is_relevant(tmp_path: Path, change: Change, name: str, relevant: bool) -> None:
+    assert is_relevant(change, str(tmp_path / name), tmp_path) is relevant
+
+
+def test_added_directory_counts_but_not_outside_the_root(tmp_path: Path) -> None:
+    (tmp_path / "section").mkdir()
+    assert is_relevant(Change.added, str(tmp_path / "section"), tmp_path)
+    assert not is_relevant(Change.added, "/elsewhere/story.md", tmp_path)
+
+
+async def collect(root: Path, config: WatchConfig, write) -> list[set[Path]]:  # noqa: ANN001
+    """The batches seen while ``write`` runs, until 0.6 s after the last one."""
+    stop = asyncio.Event()
+    batches: list[set[Path]] = []
+
+    async def watch() -> None:
+        async for paths in watch_articles(root, config, stop):
+            batches.append(paths)
+
+    task = asyncio.create_task(watch())
+    await asyncio.sleep(0.3)  # the watch is set up on the first iteration
+    await write()
+    count = -1
+    while count != len(batches) or not batches:
+        count = len(batches)
+        await asyncio.sleep(0.6)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    return batches
+
+
+def test_a_burst_of_writes_is_one_batch(tmp_path: Path) -> None:
+    async def write() -> None:
+        for number in range(100):
+            (tmp_path / f"story-{number}.md").write_text("# Story\n")
+            if number % 10 == 0:
+                await asyncio.sleep(0.01)
+
+    batches = asyncio.run(collect(tmp_path, WatchConfig(debounce_ms=200), write))
+    assert len(batches) <= 2
+    assert set().union(*batches) == {tmp_path / f"story-{n}.md" for n in range(100)}
+
+
+def test_leftovers_are_filtered_out_of_batches(tmp_path: Path) -> None:
+    async def write() -> None:
+        (tmp_path / ".story.md.swp").write_text("x")
+        (tmp_path / "story.md~").write_text("x")
+        (tmp_path / "story.md").write_text("# Story\n")
+
+    batches = asyncio.run(collect(tmp_path, WatchConfig(debounce_ms=50), write))
+    assert set().union(*batches) == {tmp_path / "story.md"}
+
+
+def test_polling_sees_changes_too(tmp_path: Path) -> None:
+    async def write() -> None:
+        (tmp_path / "story.md").write_text("# Story\n")
+
+    batches = asyncio.run(collect(tmp_path, WatchConfig(debounce_ms=50, poll=True), write))
+    assert set().union(*batches) == {tmp_path / "story.md"}
