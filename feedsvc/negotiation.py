@@ -92,7 +92,7 @@ def evaluate(representation: Representation, version: Version, fields: dict[byte
 
 
 def _matches(field: bytes, etag: bytes, *, weak: bool) -> bool:
-    if field.strip() == b"*":
+    if field == etag or field.strip() == b"*":  # the first is what a poller sends back
         return True
     return any(opaque == etag and (weak or not is_weak) for is_weak, opaque in _entity_tags(field))
 

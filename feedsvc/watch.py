@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import suppress
 from pathlib import Path
 
 import watchfiles
@@ -17,6 +18,7 @@ from feedsvc.config import WatchConfig
 
 # A burst that never pauses (a long rsync) is still built every so often.
 MAX_BURST_MS = 5_000
+NOTICE_STEP_MS = 50
 POLL_DELAY_MS = 300
 
 
@@ -41,16 +43,45 @@ def is_relevant(change: Change, path: str, root: Path) -> bool:
 async def watch_articles(
     root: Path, config: WatchConfig, stop: asyncio.Event
 ) -> AsyncIterator[set[Path]]:
-    """Yield the changed paths below ``root`` once per burst: after ``debounce_ms`` of quiet
-    (or ``MAX_BURST_MS`` into a burst that never pauses), until ``stop`` is set."""
+    """Yield the changed paths below ``root`` once per burst, until ``stop`` is set.
+
+    A burst ends after ``debounce_ms`` without events (or ``MAX_BURST_MS`` into a burst that
+    never pauses). watchfiles reports events every ``NOTICE_STEP_MS``; the quiet window is ours.
+    """
     root = root.resolve()
-    async for changes in watchfiles.awatch(
-        root,
-        watch_filter=lambda change, path: is_relevant(change, path, root),
-        step=max(config.debounce_ms, 1),
-        debounce=max(MAX_BURST_MS, config.debounce_ms),
-        stop_event=stop,
-        force_polling=config.poll,
-        poll_delay_ms=POLL_DELAY_MS,
-    ):
-        yield {Path(path) for _, path in changes}
+    batches: asyncio.Queue[set[Path]] = asyncio.Queue()
+
+    async def notice() -> None:
+        async for changes in watchfiles.awatch(
+            root,
+            watch_filter=lambda change, path: is_relevant(change, path, root),
+            step=NOTICE_STEP_MS,
+            debounce=MAX_BURST_MS,
+            stop_event=stop,
+            force_polling=config.poll,
+            poll_delay_ms=POLL_DELAY_MS,
+        ):
+            batches.put_nowait({Path(path) for _, path in changes})
+
+    noticing = asyncio.create_task(notice())
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            first = asyncio.create_task(batches.get())
+            await asyncio.wait({first, noticing}, return_when=asyncio.FIRST_COMPLETED)
+            if not first.done():
+                first.cancel()
+                noticing.result()  # the watch ended: stopped, or failed and raises here
+                return
+            burst = first.result()
+            ends = loop.time() + MAX_BURST_MS / 1000
+            while (quiet := min(config.debounce_ms / 1000, ends - loop.time())) > 0:
+                try:
+                    burst |= await asyncio.wait_for(batches.get(), quiet)
+                except TimeoutError:
+                    break
+            yield burst
+    finally:
+        noticing.cancel()
+        with suppress(asyncio.CancelledError):
+            await noticing

@@ -15,7 +15,7 @@ import pytest
 
 from feedsvc.state import read_state
 from tests.daemon_process import DaemonProcess, article, toml
-from tests.peers import Recorder, endpoint, wait_until
+from tests.peers import Recorder, endpoint, refused_url, wait_until
 
 
 @pytest.fixture
@@ -205,3 +205,28 @@ def test_systemd_hears_ready_status_and_watchdog(tmp_path: Path) -> None:
     assert messages[ready + 1].startswith("STATUS=last build ")
     assert "1 entries from 1 files" in messages[ready + 1]
     assert os.path.exists(address)
+
+
+def test_serve_bind_makes_run_serve_the_feeds_too(tmp_path: Path) -> None:
+    import httpx
+
+    address = refused_url().removeprefix("http://").rstrip("/")
+    process = DaemonProcess(tmp_path, toml(extra=f'[serve]\nbind = "{address}"\n'))
+    (process.articles / "first.md").write_text(article("First story"))
+    process.start()
+    try:
+        response = wait_until(lambda: _get(httpx, f"http://{address}/rss.xml"))
+        assert b"First story" in response.content
+        (process.articles / "second.md").write_text(article("Second story", "2025-06-09"))
+        wait_until(lambda: b"Second story" in _get(httpx, f"http://{address}/rss.xml").content)
+        assert process.stop() == 0
+    finally:
+        process.kill()
+
+
+def _get(httpx, url: str):  # noqa: ANN001, ANN202
+    try:
+        response = httpx.get(url, timeout=2)
+    except httpx.TransportError:
+        return None
+    return response if response.status_code == 200 else None
