@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
 
 from feedsvc.errors import ConfigError
 
@@ -296,6 +295,8 @@ def parse_duration(text: str) -> timedelta:
 
 def _check_rescan(rescan: str, timezone: str) -> None:
     if len(rescan.split()) == 5:
+        from apscheduler.triggers.cron import CronTrigger  # only cron schedules need it
+
         try:
             CronTrigger.from_crontab(rescan, timezone=timezone)
         except ValueError as exc:
