@@ -69,6 +69,15 @@ def is_article_file(path: Path) -> bool:
     return _is_article_name(path.name)
 
 
+def is_article_path(path: Path, root: Path) -> bool:
+    """True for an article file below ``root`` that no hidden directory holds."""
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        return False
+    return is_article_file(path) and not any(part.startswith(".") for part in parts[:-1])
+
+
 def find_article_files(root: Path) -> list[Path]:
     """Every article file under ``root``, recursively, in a stable order; hidden dirs skipped."""
     return [Path(name) for name in sorted(_walk(os.fspath(root)))]

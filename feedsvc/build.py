@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import heapq
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from feedsvc.articles import find_article_files, read_source
+from feedsvc.articles import find_article_files, is_article_path, read_source
 from feedsvc.config import Config
 from feedsvc.errors import ArticleError, ConfigError
 from feedsvc.feeds import FORMATS
@@ -55,6 +56,7 @@ class Catalog:
     parsed: dict[Path, Parsed] = field(default_factory=dict)
     entries: dict[Article, Entry] = field(default_factory=dict)
     renderer: Renderer = field(default_factory=Renderer)
+    files: list[Path] | None = None  # every article file, path order; None before a full scan
 
 
 def build(
@@ -64,11 +66,15 @@ def build(
     catalog: Catalog | None = None,
     write: bool = True,
     progress: Progress | None = None,
+    changed: Collection[Path] | None = None,
 ) -> BuildResult:
     """Read the articles, publish the ones due by ``now``, and write the feeds that changed.
 
-    Rejected articles are reported in the result, never raised; an unusable articles or
-    output directory raises, and leaves the published feeds as they were.
+    With ``changed`` (the paths a watcher saw change) and a catalog that has seen the whole
+    directory, only those paths are looked at again; otherwise every file is, and its stat
+    tells whether it must be read again. Rejected articles are reported in the result, never
+    raised; an unusable articles or output directory raises, and leaves the published feeds
+    as they were.
     """
     now = now or datetime.now(UTC)
     if catalog is None or catalog.config != config:
@@ -76,8 +82,13 @@ def build(
     root = config.articles.dir
     if not root.is_dir():
         raise ConfigError("articles.dir", f"no such directory: {root}")
-    files = find_article_files(root)
-    _refresh(catalog, files, progress)
+    if catalog.files is not None and changed is not None and _all_articles(changed, root):
+        files = _update_files(catalog.files, changed)
+        _refresh(catalog, files, progress, only=changed)
+    else:
+        files = find_article_files(root)
+        _refresh(catalog, files, progress)
+    catalog.files = files
 
     rejected: list[ArticleError] = []
     warnings: list[str] = []
@@ -101,10 +112,10 @@ def build(
             scheduled.append(article)
         else:
             due.append(article)
-    published, duplicates = _unique_ids(due)
+    shown, duplicates = _newest_unique(due, config.feeds.max_items)
     rejected.extend(duplicates)
 
-    feed = _feed(config, catalog, published[: config.feeds.max_items])
+    feed = _feed(config, catalog, shown)
     written: list[Path] = []
     unchanged: list[Path] = []
     if write:
@@ -127,12 +138,35 @@ def build(
     )
 
 
-def _refresh(catalog: Catalog, files: list[Path], progress: Progress | None) -> None:
-    """Parse the files that are new or changed since the catalog last saw them."""
+def _all_articles(paths: Collection[Path], root: Path) -> bool:
+    """True when every path names an article file below ``root`` (not a directory, say)."""
+    return all(is_article_path(path, root) for path in paths)
+
+
+def _update_files(files: list[Path], changed: Collection[Path]) -> list[Path]:
+    """The catalog's file list with the changed paths added where they exist, else dropped."""
     present = set(files)
-    for path in [p for p in catalog.parsed if p not in present]:
-        del catalog.parsed[path]
-    for path in progress(files) if progress else files:
+    for path in changed:
+        if os.path.isfile(path):
+            present.add(path)
+        else:
+            present.discard(path)
+    return sorted(present, key=os.fspath)
+
+
+def _refresh(
+    catalog: Catalog,
+    files: list[Path],
+    progress: Progress | None,
+    only: Collection[Path] | None = None,
+) -> None:
+    """Parse the files (of ``only``, if given) that are new or changed since last seen."""
+    present = set(files)
+    gone = catalog.parsed.keys() - present if only is None else set(only) - present
+    for path in gone:
+        catalog.parsed.pop(path, None)
+    candidates = files if only is None else [path for path in only if path in present]
+    for path in progress(candidates) if progress else candidates:
         try:
             stat = os.stat(path)
         except OSError:
@@ -159,19 +193,20 @@ def _parse(path: Path, key: FileKey, catalog: Catalog) -> Parsed:
     return Parsed(key, article, None, source.warnings)
 
 
-def _unique_ids(due: list[Article]) -> tuple[list[Article], list[ArticleError]]:
-    """Newest first; of two articles claiming one id, the one whose path sorts first keeps it."""
+def _newest_unique(due: list[Article], count: int) -> tuple[list[Article], list[ArticleError]]:
+    """The ``count`` newest articles, newest first; of two articles claiming one id, the one
+    whose path sorts first keeps it (``due`` is in path order)."""
     owners: dict[str, Article] = {}
     duplicates: list[ArticleError] = []
-    for article in sorted(due, key=lambda a: str(a.path)):
+    for article in due:
         owner = owners.setdefault(article.entry_id, article)
         if owner is not article:
             message = f"the id {article.entry_id!r} is already used by {owner.path}"
             duplicates.append(ArticleError(article.path, message))
-    ordered = sorted(
-        owners.values(), key=lambda a: (a.published, a.updated, a.entry_id), reverse=True
+    newest = heapq.nlargest(
+        count, owners.values(), key=lambda a: (a.published, a.updated, a.entry_id)
     )
-    return ordered, duplicates
+    return newest, duplicates
 
 
 def _feed(config: Config, catalog: Catalog, shown: list[Article]) -> Feed:

@@ -10,9 +10,10 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import suppress
 from datetime import UTC, datetime
+from pathlib import Path
 
 from feedsvc.build import Catalog, build
 from feedsvc.config import Config
@@ -43,6 +44,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._wanted = asyncio.Event()
         self._reasons: list[str] = []
+        self._changed: set[Path] | None = None  # None: the next build scans every file
         self._reload_wanted = False
         self._rejected: set[str] = set()
         self._status = "starting"
@@ -82,9 +84,19 @@ class Daemon:
             await self._shut_down(tasks)
         return self._exit_code
 
-    def request_build(self, reason: str) -> None:
-        """Ask for a build; requests made while one runs make one more build after it."""
+    def request_build(self, reason: str, paths: Collection[Path] | None = None) -> None:
+        """Ask for a build; requests made while one runs make one more build after it.
+
+        ``paths`` are the files a watcher saw change: a build that only has those to look at
+        reads only them. Without paths the build looks at every file.
+        """
+        if not self._reasons:
+            self._changed = set()
         self._reasons.append(reason)
+        if paths is None or self._changed is None:
+            self._changed = None
+        else:
+            self._changed.update(paths)
         self._wanted.set()
 
     def request_reload(self) -> None:
@@ -112,15 +124,18 @@ class Daemon:
                 self._reload()
             if self._reasons:
                 reasons = list(dict.fromkeys(self._reasons))
+                changed, self._changed = self._changed, None
                 self._reasons.clear()
-                await self._build("; ".join(reasons))
+                await self._build("; ".join(reasons), changed=changed)
 
-    async def _build(self, reason: str, first: bool = False) -> None:
+    async def _build(
+        self, reason: str, first: bool = False, changed: set[Path] | None = None
+    ) -> None:
         log.info("build started: %s", reason)
         config, catalog = self.config, self._catalog
         started = time.monotonic()
         try:
-            result = await asyncio.to_thread(_build_and_record, config, catalog)
+            result = await asyncio.to_thread(_build_and_record, config, catalog, changed)
         except FeedsvcError as error:
             if first:
                 raise
@@ -199,7 +214,7 @@ class Daemon:
                 async for paths in watch_articles(root, config.watch, stop):
                     names = sorted(display_path(path) for path in paths)
                     more = f" and {len(names) - 3} more" if len(names) > 3 else ""
-                    self.request_build(f"changed {', '.join(names[:3])}{more}")
+                    self.request_build(f"changed {', '.join(names[:3])}{more}", paths)
             except (OSError, RuntimeError) as exc:
                 log.error("cannot watch %s (%s); retrying in %g s", root, exc, WATCH_RETRY_S)
                 with suppress(TimeoutError):
@@ -258,9 +273,11 @@ class Daemon:
         log.info("stopped")
 
 
-def _build_and_record(config: Config, catalog: Catalog) -> BuildResult:
+def _build_and_record(
+    config: Config, catalog: Catalog, changed: set[Path] | None = None
+) -> BuildResult:
     """One build, and its record in the state file (a worker thread runs this)."""
-    result = build(config, catalog=catalog)
+    result = build(config, catalog=catalog, changed=changed)
     try:
         record_build(config.state.path, result, datetime.now(UTC))
     except FeedsvcError as error:

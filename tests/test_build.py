@@ -216,3 +216,35 @@ def test_catalog_rereads_only_changed_files(
     assert catalog.parsed[paths[0]] is not kept[paths[0]]
     assert paths[2] not in catalog.parsed
     assert [e.title for e in check_all(config)["rss.xml"].entries] == ["A2", "A1 edited"]
+
+
+def test_a_build_told_what_changed_reads_only_that(
+    articles_dir: Path, write_article: Callable[..., Path], make_config: Callable[..., Config]
+) -> None:
+    paths = [write_article(f"a{n}.md", article(f"A{n}", "Body.", f"2025-01-0{n}")) for n in (1, 2, 3)]
+    config = make_config()
+    catalog = Catalog(config)
+    build(config, now=NOW, catalog=catalog)
+    kept = dict(catalog.parsed)
+    paths[0].write_text(article("A1 edited", "Body.", "2025-01-01"), encoding="utf-8")
+    paths[1].write_text(article("A2 edited, unseen", "Body.", "2025-01-02"), encoding="utf-8")
+    paths[2].unlink()
+    added = write_article("sub/a4.md", article("A4", "Body.", "2025-01-04"))
+    build(config, now=NOW, catalog=catalog, changed={paths[0], paths[2], added})
+    assert catalog.parsed[paths[1]] is kept[paths[1]]  # not named as changed: not read
+    assert [e.title for e in check_all(config)["rss.xml"].entries] == ["A4", "A2", "A1 edited"]
+    assert catalog.files == sorted([paths[0], paths[1], added], key=str)
+
+
+def test_a_changed_directory_means_a_full_scan(
+    articles_dir: Path, write_article: Callable[..., Path], make_config: Callable[..., Config]
+) -> None:
+    write_article("a.md", article("A", "Body.", "2025-01-01"))
+    config = make_config()
+    catalog = Catalog(config)
+    build(config, now=NOW, catalog=catalog)
+    moved = write_article("new/b.md", article("B", "Body.", "2025-01-02"))
+    result = build(config, now=NOW, catalog=catalog, changed={moved.parent})
+    assert result.entries == 2
+    hidden = write_article(".git/c.md", article("C", "Body.", "2025-01-03"))
+    assert build(config, now=NOW, catalog=catalog, changed={hidden}).entries == 2
