@@ -148,14 +148,21 @@ def feedsvc_tool() -> Tool:
     def setup(site: Path, corpus: Path) -> list[str]:
         return [
             "build",
-            "--articles", str(corpus / "project"),
-            "--output", str(site / "out"),
-            "--site-url", SITE_URL,
-            "--title", TITLE,
+            "--articles",
+            str(corpus / "project"),
+            "--output",
+            str(site / "out"),
+            "--site-url",
+            SITE_URL,
+            "--title",
+            TITLE,
         ]
 
-    checks = {"rss.xml": count_rss_items, "atom.xml": count_atom_entries,
-              "feed.json": count_json_feed_items}
+    checks = {
+        "rss.xml": count_rss_items,
+        "atom.xml": count_atom_entries,
+        "feed.json": count_json_feed_items,
+    }
     return Tool(FEEDSVC, venv_executable("feedsvc"), ["--version"], setup, checks)
 
 
@@ -188,8 +195,7 @@ def pelican_tool(bench: Path) -> Tool:
 def tool_version(exe: str, version_args: list[str]) -> str | None:
     """Version number the tool reports, or None if it reports none."""
     try:
-        proc = subprocess.run([exe, *version_args], capture_output=True,
-                              text=True, timeout=60)
+        proc = subprocess.run([exe, *version_args], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return None
     match = re.search(r"\d+(?:\.\d+)+", proc.stdout)
@@ -207,8 +213,9 @@ def timed_run(argv: list[str], cwd: Path, env: dict[str, str], log_path: Path) -
     """
     with log_path.open("wb") as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -255,8 +262,11 @@ def ensure_corpus(shared: Path, n: int) -> Path:
     partial = OUT_DIR / f"corpus-{n}.partial"
     log(f"generating corpus of {n} articles in {corpus}")
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, str(shared / "bench" / "gen_corpus.py"), str(n), str(partial)],
-                   check=True, stdout=sys.stderr)
+    subprocess.run(
+        [sys.executable, str(shared / "bench" / "gen_corpus.py"), str(n), str(partial)],
+        check=True,
+        stdout=sys.stderr,
+    )
     partial.rename(corpus)  # only complete corpora carry the final name
     return corpus
 
@@ -286,8 +296,10 @@ def format_table(results: list[Result], n: int, repeat: int) -> str:
             continue
         vs = [ratio(r, by_name.get(peer)) for peer in (HUGO, PELICAN)]
         hugo, pelican = (f"{v:.2f}x" if v is not None else "-" for v in vs)
-        lines.append(f"{r.tool:<9} {r.version or '?':<9} {r.median:>9.3f} "
-                     f"{r.peak_rss_mb:>8.0f} {hugo:>8} {pelican:>11}")
+        lines.append(
+            f"{r.tool:<9} {r.version or '?':<9} {r.median:>9.3f} "
+            f"{r.peak_rss_mb:>8.0f} {hugo:>8} {pelican:>11}"
+        )
     return "\n".join(lines)
 
 
@@ -327,8 +339,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=10_000, help="articles in the corpus")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per tool")
-    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared",
-                        help="shared dir holding bench/gen_corpus.py, bench/hugo, bench/pelican")
+    parser.add_argument(
+        "--shared",
+        type=Path,
+        default=REPO.parent / "shared",
+        help="shared dir holding bench/gen_corpus.py, bench/hugo, bench/pelican",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here as JSON")
     args = parser.parse_args(argv)
     if args.n < ITEMS or args.repeat < 1:

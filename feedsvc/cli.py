@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -13,12 +12,8 @@ from pathlib import Path
 from feedsvc import __version__
 from feedsvc.build import build
 from feedsvc.config import Config, load_config
-from feedsvc.daemon import Daemon
 from feedsvc.errors import FeedsvcError, display_path
 from feedsvc.model import BuildResult
-from feedsvc.notify import Notifier
-from feedsvc.ping import Outcome, feed_urls, notifications_for, send_all
-from feedsvc.state import PingRecord, read_state, record_ping
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 PROGRESS_THRESHOLD = 200
@@ -81,6 +76,11 @@ def run_serve(args: argparse.Namespace, config: Config) -> int:
 
 def run_daemon(args: argparse.Namespace, config: Config) -> int:
     """``feedsvc run``: build, then keep the feeds current until stopped."""
+    import asyncio
+
+    from feedsvc.daemon import Daemon  # the daemon's libraries load only for `run`
+    from feedsvc.notify import Notifier
+
     overrides = _overrides(args)
     notifier = Notifier.from_environment(os.environ)
     daemon = Daemon(config, lambda: load_config(args.config, overrides), notifier)
@@ -89,13 +89,17 @@ def run_daemon(args: argparse.Namespace, config: Config) -> int:
 
 def run_ping(args: argparse.Namespace, config: Config) -> int:
     """``feedsvc ping``: notify every hub and ping service once; exit 1 if any finally failed."""
+    import asyncio
+
+    from feedsvc.ping import feed_urls, notifications_for, remember, send_all
+
     messages = notifications_for(config, feed_urls(config))
     if not messages:
         print("nothing to ping: [ping] names no websub_hubs and no xmlrpc services")
         return EXIT_OK
     outcomes = asyncio.run(send_all(config, messages))
     for outcome in outcomes:
-        _record(config, outcome)
+        remember(config.state.path, outcome)
     failed = [outcome for outcome in outcomes if not outcome.ok]
     print(f"{len(outcomes) - len(failed)} of {len(outcomes)} notifications delivered")
     return EXIT_REJECTED if failed else EXIT_OK
@@ -103,6 +107,8 @@ def run_ping(args: argparse.Namespace, config: Config) -> int:
 
 def run_status(args: argparse.Namespace, config: Config) -> int:
     """``feedsvc status``: the last build and the last ping outcome per endpoint."""
+    from feedsvc.state import read_state
+
     last_build, pings = read_state(config.state.path)
     if last_build is None:
         print(f"no build recorded yet in {display_path(config.state.path)}")
@@ -120,22 +126,6 @@ def run_status(args: argparse.Namespace, config: Config) -> int:
         when = ping.finished.astimezone().isoformat(timespec="seconds")
         print(f"  {result:6} {ping.endpoint} about {ping.topic} at {when}: {ping.detail}")
     return EXIT_OK
-
-
-def _record(config: Config, outcome: Outcome) -> None:
-    message = outcome.notification
-    record = PingRecord(
-        message.endpoint,
-        message.topic,
-        outcome.finished,
-        outcome.ok,
-        outcome.attempts,
-        outcome.detail,
-    )
-    try:
-        record_ping(config.state.path, record)
-    except FeedsvcError as error:
-        log.warning("%s", error)
 
 
 def _report(result: BuildResult) -> None:

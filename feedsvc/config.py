@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-
 from feedsvc.errors import ConfigError
 
 CONFIG_NAME = "feedsvc.toml"
@@ -134,7 +133,9 @@ TABLES: dict[str, type] = {
 }
 
 
-def load_config(path: Path | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
+def load_config(
+    path: Path | None = None, overrides: dict[str, dict[str, Any]] | None = None
+) -> Config:
     """Read ``path`` (or ./feedsvc.toml when it exists), apply ``overrides``, validate.
 
     Paths in the file are relative to the file; paths in overrides to the working directory.
@@ -225,7 +226,9 @@ def validate(config: Config) -> Config:
     if not config.site.title.strip():
         raise ConfigError("site.title", "must not be empty")
     if not LANGUAGE_TAG.match(config.site.language):
-        raise ConfigError("site.language", f"is not a BCP 47 language tag: {config.site.language!r}")
+        raise ConfigError(
+            "site.language", f"is not a BCP 47 language tag: {config.site.language!r}"
+        )
     try:
         ZoneInfo(config.articles.default_timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -249,7 +252,9 @@ def validate(config: Config) -> Config:
     for key in ("websub_hubs", "xmlrpc"):
         for endpoint in getattr(config.ping, key):
             if not _is_http_url(endpoint):
-                raise ConfigError(f"ping.{key}", f"must hold absolute http(s) URLs, not {endpoint!r}")
+                raise ConfigError(
+                    f"ping.{key}", f"must hold absolute http(s) URLs, not {endpoint!r}"
+                )
     if config.ping.timeout_s <= 0:
         raise ConfigError("ping.timeout_s", "must be more than 0")
     if config.ping.max_attempts < 1:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Collection
 from contextlib import suppress
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from feedsvc.build import Catalog, build
@@ -20,9 +21,9 @@ from feedsvc.config import Config
 from feedsvc.errors import FeedsvcError, display_path
 from feedsvc.model import BuildResult
 from feedsvc.notify import Notifier
-from feedsvc.ping import Outcome, Pinger, feed_urls
+from feedsvc.ping import Pinger, feed_urls, remember
 from feedsvc.schedule import Schedule
-from feedsvc.state import PingRecord, record_build, record_ping
+from feedsvc.state import record_build
 from feedsvc.watch import watch_articles
 
 # systemd's default stop timeout is 90 s; we promise 5.
@@ -60,7 +61,7 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop, signum.name)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
-        self._pinger = Pinger(self.config, self._record_ping)
+        self._pinger = Pinger(self.config, partial(remember, self.config.state.path))
         tasks: list[asyncio.Task[None]] = []
         try:
             log.info(
@@ -240,21 +241,6 @@ class Daemon:
     def _set_status(self, status: str) -> None:
         self._status = status
         self._notifier.status(status)
-
-    def _record_ping(self, outcome: Outcome) -> None:
-        message = outcome.notification
-        record = PingRecord(
-            message.endpoint,
-            message.topic,
-            outcome.finished,
-            outcome.ok,
-            outcome.attempts,
-            outcome.detail,
-        )
-        try:
-            record_ping(self.config.state.path, record)
-        except FeedsvcError as error:
-            log.warning("cannot record the ping: %s", error)
 
     async def _shut_down(self, tasks: list[asyncio.Task[None]]) -> None:
         deadline = time.monotonic() + STOP_TIMEOUT_S

@@ -9,10 +9,9 @@ from __future__ import annotations
 import calendar
 import re
 import warnings
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 
 from feedsvc.model import RawDate
 
@@ -77,7 +76,7 @@ def _fast(text: str) -> datetime | None:
             parsed = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):
             return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return _written(text)
 
 
@@ -100,7 +99,7 @@ def _written(text: str) -> datetime | None:
             int(day),
             int(hour or 0),
             int(minute or 0),
-            tzinfo=timezone.utc if utc else None,
+            tzinfo=UTC if utc else None,
         )
     except ValueError:
         return None

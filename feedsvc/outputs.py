@@ -48,7 +48,9 @@ def prepare_directory(directory: Path) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise PublishError(str(directory), f"cannot create the directory ({exc.strerror})") from None
+        raise PublishError(
+            str(directory), f"cannot create the directory ({exc.strerror})"
+        ) from None
     if not os.access(directory, os.W_OK | os.X_OK):
         raise PublishError(str(directory), "the directory is not writable")
 

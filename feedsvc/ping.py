@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Literal
 from xml.parsers.expat import ExpatError
 
@@ -22,7 +23,9 @@ import httpx
 
 from feedsvc import __version__
 from feedsvc.config import Config, PingConfig
+from feedsvc.errors import FeedsvcError
 from feedsvc.feeds import FORMATS
+from feedsvc.state import PingRecord, record_ping
 
 MAX_BACKOFF_S = 300.0
 # A Retry-After beyond this is not waited for: the attempt counts as failed.
@@ -56,6 +59,23 @@ class _Reply:
     response: httpx.Response | None
     attempts: int
     detail: str
+
+
+def remember(state_path: Path, outcome: Outcome) -> None:
+    """Keep ``outcome`` in the state file for ``feedsvc status``; a failure to is only logged."""
+    message = outcome.notification
+    record = PingRecord(
+        message.endpoint,
+        message.topic,
+        outcome.finished,
+        outcome.ok,
+        outcome.attempts,
+        outcome.detail,
+    )
+    try:
+        record_ping(state_path, record)
+    except FeedsvcError as error:
+        log.warning("cannot record the ping: %s", error)
 
 
 def feed_urls(config: Config, names: Iterable[str] | None = None) -> list[str]:

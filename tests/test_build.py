@@ -63,7 +63,9 @@ def test_dirty_directory_publishes_exactly_the_publishable(
     for name, keyword in expected["rejected"].items():
         assert keyword in rejected[name].lower() and name in rejected[name]
     assert sorted(str(p.relative_to(root)) for p in result.drafts) == sorted(expected["draft"])
-    assert sorted(str(a.path.relative_to(root)) for a in result.scheduled) == sorted(expected["future"])
+    assert sorted(str(a.path.relative_to(root)) for a in result.scheduled) == sorted(
+        expected["future"]
+    )
     assert any("windows-1252.txt" in warning for warning in result.warnings)
 
     published = expected["published"]
@@ -92,7 +94,9 @@ def test_rebuild_is_byte_identical_and_touches_nothing(
     second = build(config, now=NOW)  # a fresh catalog: everything read again
     assert second.written == () and len(second.unchanged) == 3
     assert outputs(config) == contents
-    assert {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in config.feeds.output.iterdir()} == before
+    assert {
+        p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in config.feeds.output.iterdir()
+    } == before
 
 
 def test_edit_keeps_entry_id_and_shows_the_edit(
@@ -204,7 +208,9 @@ def test_check_mode_writes_nothing(
 def test_catalog_rereads_only_changed_files(
     write_article: Callable[..., Path], make_config: Callable[..., Config]
 ) -> None:
-    paths = [write_article(f"a{n}.md", article(f"A{n}", "Body.", f"2025-01-0{n}")) for n in (1, 2, 3)]
+    paths = [
+        write_article(f"a{n}.md", article(f"A{n}", "Body.", f"2025-01-0{n}")) for n in (1, 2, 3)
+    ]
     config = make_config()
     catalog = Catalog(config)
     build(config, now=NOW, catalog=catalog)
@@ -221,7 +227,9 @@ def test_catalog_rereads_only_changed_files(
 def test_a_build_told_what_changed_reads_only_that(
     articles_dir: Path, write_article: Callable[..., Path], make_config: Callable[..., Config]
 ) -> None:
-    paths = [write_article(f"a{n}.md", article(f"A{n}", "Body.", f"2025-01-0{n}")) for n in (1, 2, 3)]
+    paths = [
+        write_article(f"a{n}.md", article(f"A{n}", "Body.", f"2025-01-0{n}")) for n in (1, 2, 3)
+    ]
     config = make_config()
     catalog = Catalog(config)
     build(config, now=NOW, catalog=catalog)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -79,5 +79,5 @@ def test_date_only_is_midnight_in_the_default_zone() -> None:
 def test_yaml_dates_and_datetimes_are_zoned() -> None:
     assert parse_date(date(2025, 3, 4), UTC) == datetime(2025, 3, 4, tzinfo=UTC)
     assert parse_date(datetime(2025, 3, 4, 10), NEW_YORK).utcoffset() is not None
-    aware = datetime(2025, 3, 4, 10, tzinfo=timezone.utc)
+    aware = datetime(2025, 3, 4, 10, tzinfo=UTC)
     assert parse_date(aware, NEW_YORK) is aware

@@ -46,7 +46,11 @@ def test_rss_follows_the_rules() -> None:
     assert channel.findtext("link") == SITE
     assert channel.findtext("lastBuildDate") == "Mon, 02 Jun 2025 10:30:00 +0000"
     items = channel.findall("item")
-    assert [i.findtext("title") for i in items] == ["Story 0 & more", "Story 1 & more", "Story 2 & more"]
+    assert [i.findtext("title") for i in items] == [
+        "Story 0 & more",
+        "Story 1 & more",
+        "Story 2 & more",
+    ]
     assert [c.text for c in items[1].findall("category")] == ["politics", "europe"]
     assert items[0].findtext("description") == "Summary 0."
     assert items[0].findtext("{http://purl.org/dc/elements/1.1/}creator") == "Ana Author"
@@ -71,14 +75,20 @@ def test_json_feed_follows_the_rules() -> None:
     assert "hubs" not in feed
 
 
-@pytest.mark.parametrize("hubs", [("https://hub.example/",), ("https://a.example/", "https://b.example/")])
+@pytest.mark.parametrize(
+    "hubs", [("https://hub.example/",), ("https://a.example/", "https://b.example/")]
+)
 def test_hubs_are_advertised_without_taking_the_channel_link(hubs: tuple[str, ...]) -> None:
     feed = make_feed(hubs=hubs)
     rss = check_rss(render_rss(feed, SITE + "rss.xml"), SITE + "rss.xml").find("channel")
     assert rss.findtext("link") == SITE
-    assert [ln.get("href") for ln in rss.findall(f"{ATOM}link") if ln.get("rel") == "hub"] == list(hubs)
+    assert [ln.get("href") for ln in rss.findall(f"{ATOM}link") if ln.get("rel") == "hub"] == list(
+        hubs
+    )
     atom = check_atom(render_atom(feed, SITE + "atom.xml"), SITE + "atom.xml")
-    assert [ln.get("href") for ln in atom.findall(f"{ATOM}link") if ln.get("rel") == "hub"] == list(hubs)
+    assert [ln.get("href") for ln in atom.findall(f"{ATOM}link") if ln.get("rel") == "hub"] == list(
+        hubs
+    )
     assert check_json(render_json(feed, SITE + "feed.json"), SITE + "feed.json")["hubs"] == [
         {"type": "WebSub", "url": hub} for hub in hubs
     ]
@@ -100,5 +110,9 @@ def test_readers_see_the_same_entries_in_every_format() -> None:
     feed = make_feed()
     rss = feedparser.parse(render_rss(feed, SITE + "rss.xml"))
     atom = feedparser.parse(render_atom(feed, SITE + "atom.xml"))
-    assert [e.id for e in rss.entries] == [e.id for e in atom.entries] == [e.entry_id for e in feed.entries]
+    assert (
+        [e.id for e in rss.entries]
+        == [e.id for e in atom.entries]
+        == [e.entry_id for e in feed.entries]
+    )
     assert [e.link for e in rss.entries] == [e.link for e in atom.entries]

@@ -16,9 +16,7 @@ from tests.conftest import article
 
 
 @pytest.fixture
-def understand(
-    articles_dir: Path, make_config: Callable[..., Config]
-) -> Callable[..., Article]:
+def understand(articles_dir: Path, make_config: Callable[..., Config]) -> Callable[..., Article]:
     renderer = Renderer()
 
     def run(path: Path, **tables: dict[str, object]) -> Article:
@@ -54,7 +52,10 @@ def test_id_does_not_change_with_the_default_zone(
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
-        ("urn:uuid:6f1c0b52-8a8e-4b8e-9e0e-3c1d2f1a7b10", "urn:uuid:6f1c0b52-8a8e-4b8e-9e0e-3c1d2f1a7b10"),
+        (
+            "urn:uuid:6f1c0b52-8a8e-4b8e-9e0e-3c1d2f1a7b10",
+            "urn:uuid:6f1c0b52-8a8e-4b8e-9e0e-3c1d2f1a7b10",
+        ),
         ("https://news.example.org/p/42", "https://news.example.org/p/42"),
         ("story 42", "tag:news.example.org,2025-01-02:story%2042"),
     ],
@@ -86,7 +87,9 @@ def test_updated_defaults_to_published(
     path = write_article("a.md", article("T", "Body.", "June 02, 2025"))
     result = understand(path)
     assert result.updated == result.published == datetime(2025, 6, 2, tzinfo=UTC)
-    path = write_article("b.md", "---\ntitle: T\ndate: 2025-01-02\nupdated: 2025-02-03T10:00Z\n---\nB\n")
+    path = write_article(
+        "b.md", "---\ntitle: T\ndate: 2025-01-02\nupdated: 2025-02-03T10:00Z\n---\nB\n"
+    )
     assert understand(path).updated == datetime(2025, 2, 3, 10, tzinfo=UTC)
 
 
@@ -132,6 +135,8 @@ def test_given_summary_is_kept_as_written(
     understand: Callable[..., Article],
     make_config: Callable[..., Config],
 ) -> None:
-    path = write_article("a.md", article("T", "Body.", "June 02, 2025", "Exactly   this — â€” too."))
+    path = write_article(
+        "a.md", article("T", "Body.", "June 02, 2025", "Exactly   this — â€” too.")
+    )
     entry = to_entry(understand(path), make_config(), Renderer())
     assert entry.summary == "Exactly this — — too."

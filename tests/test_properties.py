@@ -26,7 +26,8 @@ def test_any_text_gives_well_formed_feeds(title: str, body: str, summary: str, t
     try:
         (root / "articles").mkdir()
         (root / "articles" / "a.md").write_text(
-            f"# {title}\n\n{body}\n\n---\n\n**META_DESCRIPTION:** {summary}\n\nPublished: 2025-01-01\n",
+            f"# {title}\n\n{body}\n\n---\n\n"
+            f"**META_DESCRIPTION:** {summary}\n\nPublished: 2025-01-01\n",
             encoding="utf-8",
         )
         (root / "articles" / "b.md").write_text(

@@ -76,12 +76,16 @@ def test_relative_urls_become_absolute(
     renderer: Renderer, markdown: str, attribute: str, expected: str
 ) -> None:
     html, _ = renderer.render(markdown, BASE)
-    element = lxml_html.fragment_fromstring(html, create_parent="div").find(".//*[@" + attribute + "]")
+    element = lxml_html.fragment_fromstring(html, create_parent="div").find(
+        ".//*[@" + attribute + "]"
+    )
     assert element.get(attribute) == expected
 
 
 def test_first_paragraph_is_plain_text(renderer: Renderer) -> None:
-    _, first = renderer.render("![img](x.png)\n\n## Heading\n\nThe *first* [para](/x) <b>here</b>.", BASE)
+    _, first = renderer.render(
+        "![img](x.png)\n\n## Heading\n\nThe *first* [para](/x) <b>here</b>.", BASE
+    )
     assert " ".join(first.split()) == "The first para here."
 
 
@@ -101,6 +105,8 @@ def test_inline_text_is_plain(renderer: Renderer, title: str, plain: str) -> Non
 
 
 def test_summary_text_strips_markup_and_cuts(renderer: Renderer) -> None:
-    assert summary_text("Hello <script>x()</script><b>world</b> &amp; all", 300) == "Hello world & all"
+    assert (
+        summary_text("Hello <script>x()</script><b>world</b> &amp; all", 300) == "Hello world & all"
+    )
     cut = summary_text("word " * 200, 100)
     assert len(cut) <= 100 and cut.endswith("…")
