@@ -51,7 +51,10 @@ def normalise(source: Source, config: Config, renderer: Renderer) -> Article:
 def to_entry(article: Article, config: Config, renderer: Renderer) -> Entry:
     """Render what a feed shows of an article: its body as safe HTML, and its summary."""
     content_html, first_paragraph = renderer.render(article.body, article.link)
-    summary = summary_text(article.summary or first_paragraph, config.articles.summary_length)
+    if article.summary:
+        summary = summary_text(article.summary)  # a summary someone wrote is kept whole
+    else:
+        summary = summary_text(first_paragraph, config.articles.summary_length)
     return Entry(
         entry_id=article.entry_id,
         link=article.link,

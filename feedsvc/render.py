@@ -61,11 +61,13 @@ class Renderer:
         return safe_html, _first_paragraph(tokens)
 
 
-def summary_text(text: str, length: int) -> str:
-    """A summary as plain text, cut at a word boundary to ``length``: tags and entities gone."""
+def summary_text(text: str, length: int | None = None) -> str:
+    """A summary as plain text, tags and entities gone; cut at a word boundary to ``length``
+    when one is given."""
     if "<" in text or "&" in text:
         text = html.unescape(nh3.clean(text, tags=set(), clean_content_tags={"script", "style"}))
-    return truncate(collapse(repair(text)), length)
+    text = collapse(repair(text))
+    return text if length is None else truncate(text, length)
 
 
 def _first_paragraph(tokens: Sequence[Token]) -> str:

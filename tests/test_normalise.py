@@ -140,3 +140,15 @@ def test_given_summary_is_kept_as_written(
     )
     entry = to_entry(understand(path), make_config(), Renderer())
     assert entry.summary == "Exactly this — — too."
+
+
+def test_a_long_given_summary_is_not_cut(
+    write_article: Callable[..., Path],
+    understand: Callable[..., Article],
+    make_config: Callable[..., Config],
+) -> None:
+    written = "A carefully written description. " * 15
+    path = write_article("a.md", article("T", "Body.", "June 02, 2025", written))
+    entry = to_entry(understand(path), make_config(), Renderer())
+    assert entry.summary == written.strip()
+    assert len(entry.summary) > 300
