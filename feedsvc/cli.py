@@ -6,7 +6,7 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from feedsvc import __version__
@@ -16,6 +16,7 @@ from feedsvc.errors import FeedsvcError, display_path
 from feedsvc.model import BuildResult
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+Command = Callable[[argparse.Namespace, Config], int]
 PROGRESS_THRESHOLD = 200
 log = logging.getLogger("feedsvc")
 
@@ -188,55 +189,29 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"feedsvc {__version__}")
     commands = parser.add_subparsers(metavar="COMMAND", required=True)
 
-    build_parser = commands.add_parser(
-        "build", parents=[common, sources], help="write the feeds", description=run_build.__doc__
-    )
-    build_parser.add_argument("--output", metavar="DIR", help="where the feeds are written")
-    build_parser.set_defaults(command=run_build)
+    def command(
+        name: str, run: Command, summary: str, *parents: argparse.ArgumentParser
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name, parents=[common, *parents], help=summary, description=run.__doc__
+        )
+        sub.set_defaults(command=run)
+        return sub
 
-    check_parser = commands.add_parser(
-        "check",
-        parents=[common, sources],
-        help="read and report every article, write nothing",
-        description=run_check.__doc__,
+    command("build", run_build, "write the feeds", sources).add_argument(
+        "--output", metavar="DIR", help="where the feeds are written"
     )
-    check_parser.set_defaults(command=run_check)
-
-    serve_parser = commands.add_parser(
-        "serve", parents=[common], help="serve the feeds over HTTP", description=run_serve.__doc__
-    )
-    serve_parser.add_argument(
+    command("check", run_check, "read and report every article, write nothing", sources)
+    serve = command("serve", run_serve, "serve the feeds over HTTP")
+    serve.add_argument(
         "--bind",
         metavar="HOST:PORT",
         help="where to listen (default: [serve] bind, else 127.0.0.1:8080)",
     )
-    serve_parser.add_argument("--output", metavar="DIR", help="the directory of feeds to serve")
-    serve_parser.set_defaults(command=run_serve)
-
-    run_parser = commands.add_parser(
-        "run",
-        parents=[common],
-        help="keep the feeds current until stopped",
-        description=run_daemon.__doc__,
-    )
-    run_parser.add_argument(
+    serve.add_argument("--output", metavar="DIR", help="the directory of feeds to serve")
+    command("run", run_daemon, "keep the feeds current until stopped").add_argument(
         "--poll", action="store_true", help="poll for changes (for network filesystems)"
     )
-    run_parser.set_defaults(command=run_daemon)
-
-    ping_parser = commands.add_parser(
-        "ping",
-        parents=[common],
-        help="notify hubs and ping services now",
-        description=run_ping.__doc__,
-    )
-    ping_parser.set_defaults(command=run_ping)
-
-    status_parser = commands.add_parser(
-        "status",
-        parents=[common],
-        help="show the daemon's last build and pings",
-        description=run_status.__doc__,
-    )
-    status_parser.set_defaults(command=run_status)
+    command("ping", run_ping, "notify hubs and ping services now")
+    command("status", run_status, "show the daemon's last build and pings")
     return parser
