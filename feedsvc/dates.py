@@ -25,7 +25,17 @@ ZONE_HOURS = {
     "WIB": 7, "SGT": 8, "HKT": 8, "PHT": 8, "AWST": 8, "JST": 9, "KST": 9, "ACST": 9.5,
     "ACDT": 10.5, "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
 }  # fmt: skip
-ZONES = {name: timezone(timedelta(hours=hours), name) for name, hours in ZONE_HOURS.items()}
+# North American newsrooms write "ET", "PT": the local time there, daylight saving or not.
+REGIONAL_ZONES = {
+    "ET": "America/New_York",
+    "CT": "America/Chicago",
+    "MT": "America/Denver",
+    "PT": "America/Los_Angeles",
+}
+ZONES: dict[str, tzinfo] = {
+    **{name: timezone(timedelta(hours=hours), name) for name, hours in ZONE_HOURS.items()},
+    **{name: ZoneInfo(key) for name, key in REGIONAL_ZONES.items()},
+}
 MONTHS = {
     name.lower(): number
     for number, full in enumerate(calendar.month_name)

@@ -54,7 +54,7 @@ def render_json(feed: Feed, self_url: str) -> bytes:
             "url": entry.link,
             "title": entry.title,
             "content_html": entry.content_html,
-            "summary": entry.summary,
+            **({"summary": entry.summary} if entry.summary else {}),
             "date_published": _rfc3339(entry.published),
             "date_modified": _rfc3339(entry.updated),
             **({"tags": list(entry.tags)} if entry.tags else {}),
@@ -96,8 +96,10 @@ def _generator(feed: Feed, self_url: str, self_type: str) -> FeedGenerator:
         item.link(href=entry.link, rel="alternate")
         item.published(entry.published)
         item.updated(entry.updated)
-        item.summary(entry.summary)
-        item.content(entry.content_html, type="html")
+        if entry.summary:  # an empty summary or content is left out, not written blank
+            item.summary(entry.summary)
+        if entry.content_html.strip():
+            item.content(entry.content_html, type="html")
         for tag in entry.tags:
             item.category(term=tag)
         if entry.author:

@@ -61,6 +61,8 @@ def check_rss(document: bytes, self_url: str) -> etree._Element:
     guids = []
     for item in channel.findall("item"):
         assert item.findtext("title") or item.findtext("description")
+        for name in ("title", "description", CONTENT):
+            assert item.find(name) is None or item.findtext(name).strip(), name
         assert "<" not in (item.findtext("title") or "")
         guid = item.find("guid")
         assert guid.get("isPermaLink") == "false"
@@ -102,8 +104,12 @@ def check_atom(document: bytes, self_url: str) -> etree._Element:
         alternates = [ln for ln in entry.findall(f"{ATOM}link") if ln.get("rel") == "alternate"]
         assert len(alternates) == 1 and absolute(alternates[0].get("href"))
         content = entry.find(f"{ATOM}content")
-        assert content.get("type") == "html"
-        check_html(content.text or "")
+        if content is not None:
+            assert content.get("type") == "html"
+            assert content.text.strip()
+            check_html(content.text)
+        summary = entry.find(f"{ATOM}summary")
+        assert summary is None or summary.text.strip()
     assert len(ids) == len(set(ids))
     return root
 

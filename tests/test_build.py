@@ -256,3 +256,17 @@ def test_a_changed_directory_means_a_full_scan(
     assert result.entries == 2
     hidden = write_article(".git/c.md", article("C", "Body.", "2025-01-03"))
     assert build(config, now=NOW, catalog=catalog, changed={hidden}).entries == 2
+
+
+def test_an_article_without_body_or_summary_has_no_blank_elements(
+    write_article: Callable[..., Path], make_config: Callable[..., Config]
+) -> None:
+    write_article("title-only.md", "# Only a title\n\n---\n\nPublished: 2025-01-01\n")
+    write_article("front-only.md", "---\ntitle: Front only\ndate: 2025-01-02\n---\n")
+    config = make_config()
+    assert build(config, now=NOW).entries == 2
+    parsed = check_all(config)
+    assert [e.title for e in parsed["atom.xml"].entries] == ["Front only", "Only a title"]
+    items = json.loads(outputs(config)["feed.json"])["items"]
+    assert [item["content_html"] for item in items] == ["", ""]
+    assert all("summary" not in item for item in items)
