@@ -58,7 +58,7 @@ def run_check(args: argparse.Namespace, config: Config) -> int:
     published = result.articles - len(result.rejected) - len(result.drafts) - len(result.scheduled)
     print(f"{result.articles} article files: {published} published, {result.entries} in the feeds")
     print(f"{len(result.rejected)} rejected, {len(result.drafts)} drafts")
-    print(f"{len(result.scheduled)} scheduled for later:")
+    print(f"{len(result.scheduled)} scheduled for later" + (":" if result.scheduled else ""))
     for article in result.scheduled:
         print(f"  {article.published.isoformat()}  {display_path(article.path)}  {article.title}")
     return EXIT_REJECTED if args.strict and result.rejected else EXIT_OK
