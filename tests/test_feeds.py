@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import feedparser
@@ -58,7 +59,7 @@ def test_rss_follows_the_rules() -> None:
 
 def test_atom_follows_the_rules() -> None:
     root = check_atom(render_atom(make_feed(), SITE + "atom.xml"), SITE + "atom.xml")
-    assert root.findtext(f"{ATOM}updated") == "2025-06-02T10:30:00+00:00"
+    assert root.findtext(f"{ATOM}updated").startswith("2025-06-02T10:30:00.")
     entry = root.find(f"{ATOM}entry")
     assert entry.findtext(f"{ATOM}published") == "2025-06-02T09:30:00+00:00"
     assert entry.findtext(f"{ATOM}summary") == "Summary 0."
@@ -116,3 +117,23 @@ def test_readers_see_the_same_entries_in_every_format() -> None:
         == [e.entry_id for e in feed.entries]
     )
     assert [e.link for e in rss.entries] == [e.link for e in atom.entries]
+
+
+def test_atom_updated_values_are_distinct_and_stable_for_same_day_articles() -> None:
+    day = datetime(2025, 6, 2, tzinfo=UTC)
+    feed = make_feed(count=20)
+    same_day = Feed(
+        **{
+            **feed.__dict__,
+            "updated": day,
+            "entries": tuple(replace(e, updated=day) for e in feed.entries),
+        }
+    )
+    root = check_atom(render_atom(same_day, SITE + "atom.xml"), SITE + "atom.xml")
+    values = [e.findtext(f"{ATOM}updated") for e in root.findall(f"{ATOM}entry")]
+    assert len(set(values)) == len(values)
+    assert all(value.startswith("2025-06-02T00:00:00.") for value in values)
+    assert root.findtext(f"{ATOM}updated") == max(values)
+    fewer = Feed(**{**same_day.__dict__, "entries": same_day.entries[5:]})
+    again = check_atom(render_atom(fewer, SITE + "atom.xml"), SITE + "atom.xml")
+    assert [e.findtext(f"{ATOM}updated") for e in again.findall(f"{ATOM}entry")] == values[5:]
