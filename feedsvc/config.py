@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feedsvc.errors import ConfigError
+from feedsvc.iri import iri_to_uri
 
 CONFIG_NAME = "feedsvc.toml"
 ARTICLE_URL_FIELDS = frozenset({"site_url", "slug", "year", "month", "day"})
@@ -268,9 +269,15 @@ def validate(config: Config) -> Config:
         raise ConfigError("serve.max_age_s", "must not be negative")
     if config.serve.bind:
         parse_bind(config.serve.bind)
-    if not config.site.url.endswith("/"):
-        config = replace(config, site=replace(config.site, url=config.site.url + "/"))
-    return config
+    site_url = iri_to_uri(config.site.url)
+    if not site_url.endswith("/"):
+        site_url += "/"
+    hubs = tuple(iri_to_uri(hub) for hub in config.ping.websub_hubs)
+    return replace(
+        config,
+        site=replace(config.site, url=site_url),
+        ping=replace(config.ping, websub_hubs=hubs),
+    )
 
 
 def parse_bind(bind: str) -> tuple[str, int]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 
@@ -18,13 +20,23 @@ JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 RSS_TYPE = "application/rss+xml"
 ATOM_TYPE = "application/atom+xml"
 JSON_TYPE = "application/feed+json"
+# RSS elements holding plain text, as lxml writes them (an item's description is HTML that
+# holds no raw markup once escaped, so it may take the same references).
+RSS_PLAIN_TEXT = re.compile(rb"<(title|description|category|dc:creator)>([^<]*)</\1>")
 
 
 def render_rss(feed: Feed, self_url: str) -> bytes:
-    """RSS 2.0 with content:encoded, opaque guids, and atom:link self (and hub) links."""
+    """RSS 2.0 with content:encoded, opaque guids, and atom:link self (and hub) links.
+
+    Follows the RSS Profile where RSS 2.0 is vague: an item's description is HTML, so the
+    plain-text summary goes in HTML-escaped; plain-text elements carry '&' and '<' as
+    hexadecimal character references, which no reader can take for markup.
+    """
     generator = _generator(feed, self_url, RSS_TYPE)
     document = generator.rss_str(pretty=True)
-    return _add_rss_hubs(document, feed.hubs) if feed.hubs else document
+    if feed.hubs:
+        document = _add_rss_hubs(document, feed.hubs)
+    return RSS_PLAIN_TEXT.sub(_hex_references, document)
 
 
 def render_atom(feed: Feed, self_url: str) -> bytes:
@@ -97,7 +109,9 @@ def _generator(feed: Feed, self_url: str, self_type: str) -> FeedGenerator:
         item.link(href=entry.link, rel="alternate")
         item.published(entry.published)
         item.updated(_distinct_updated(entry))
-        if entry.summary:  # an empty summary or content is left out, not written blank
+        if entry.summary and self_type == RSS_TYPE:  # an empty one is left out, not blank
+            item.description(html.escape(entry.summary, quote=False))
+        elif entry.summary:
             item.summary(entry.summary)
         if entry.content_html.strip():
             item.content(entry.content_html, type="html")
@@ -120,6 +134,11 @@ def _distinct_updated(entry: Entry) -> datetime:
         return entry.updated
     digest = hashlib.blake2b(entry.entry_id.encode("utf-8"), digest_size=4).digest()
     return entry.updated.replace(microsecond=int.from_bytes(digest, "big") % 999_999 + 1)
+
+
+def _hex_references(match: re.Match[bytes]) -> bytes:
+    text = match.group(2).replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
+    return b"<%s>%s</%s>" % (match.group(1), text, match.group(1))
 
 
 def _add_rss_hubs(document: bytes, hubs: tuple[str, ...]) -> bytes:

@@ -10,6 +10,7 @@ from urllib.parse import quote, urljoin, urlsplit
 from feedsvc.config import Config
 from feedsvc.dates import DateError, parse_date
 from feedsvc.errors import ArticleError
+from feedsvc.iri import iri_to_uri
 from feedsvc.model import Article, Entry, RawDate, Source
 from feedsvc.render import Renderer, summary_text
 
@@ -75,7 +76,7 @@ def entry_id(source: Source, site_url: str, day: date) -> str:
     """
     given = source.entry_id.strip() if source.entry_id else ""
     if ABSOLUTE_IRI.fullmatch(given):
-        return given
+        return iri_to_uri(given)
     host = _tag_authority(site_url)
     specific = quote(given or source.slug, safe=TAG_SPECIFIC_SAFE)
     return f"tag:{host},{day.isoformat()}:{specific}"
@@ -100,7 +101,7 @@ def _link(source: Source, config: Config, published: datetime) -> str:
         link = urljoin(site_url, source.link.strip())
         if urlsplit(link).scheme not in ("http", "https"):
             raise ArticleError(source.path, f"the link {source.link!r} is not an http(s) URL")
-        return link
+        return iri_to_uri(link)
     return config.feeds.article_url.format(
         site_url=site_url,
         slug=source.slug,

@@ -75,3 +75,15 @@ def test_a_broken_file_is_an_error(tmp_path: Path) -> None:
 def test_the_bundled_config_is_valid() -> None:
     config = load_config(Path(__file__).parent.parent / "feedsvc.toml")
     assert isinstance(config, Config) and config.site.url.startswith("https://")
+
+
+def test_site_and_hub_iris_become_ascii_uris(tmp_path: Path) -> None:
+    config = config_from_dict(
+        {
+            "site": {"url": "https://bücher.example/news"},
+            "ping": {"websub_hubs": ["https://hüb.example/"]},
+        },
+        tmp_path,
+    )
+    assert config.site.url == "https://xn--bcher-kva.example/news/"
+    assert config.ping.websub_hubs == ("https://xn--hb-xka.example/",)

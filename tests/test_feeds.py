@@ -137,3 +137,16 @@ def test_atom_updated_values_are_distinct_and_stable_for_same_day_articles() -> 
     fewer = Feed(**{**same_day.__dict__, "entries": same_day.entries[5:]})
     again = check_atom(render_atom(fewer, SITE + "atom.xml"), SITE + "atom.xml")
     assert [e.findtext(f"{ATOM}updated") for e in again.findall(f"{ATOM}entry")] == values[5:]
+
+
+def test_rss_plain_text_follows_the_rss_profile() -> None:
+    feed = make_feed(count=1)
+    entry = replace(feed.entries[0], title="A <b> & C", summary="x < y & z", tags=("R&D",))
+    rss = render_rss(Feed(**{**feed.__dict__, "entries": (entry,)}), SITE + "rss.xml")
+    assert b"<title>A &#x3C;b&gt; &#x26; C</title>" in rss
+    assert b"<category>R&#x26;D</category>" in rss
+    item = check_rss(rss, SITE + "rss.xml").find("channel/item")
+    assert item.findtext("title") == "A <b> & C"
+    assert item.findtext("description") == "x &lt; y &amp; z"  # HTML, as readers take it
+    parsed = feedparser.parse(rss).entries[0]
+    assert parsed.title == "A <b> & C"

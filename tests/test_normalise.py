@@ -152,3 +152,16 @@ def test_a_long_given_summary_is_not_cut(
     entry = to_entry(understand(path), make_config(), Renderer())
     assert entry.summary == written.strip()
     assert len(entry.summary) > 300
+
+
+def test_links_and_given_ids_are_made_ascii_uris(
+    write_article: Callable[..., Path], understand: Callable[..., Article]
+) -> None:
+    path = write_article(
+        "a.md",
+        "---\ntitle: T\ndate: 2025-01-02\nlink: https://bücher.example/über uns?q=ä\n"
+        "id: https://example.org/ids/über\n---\nBody.\n",
+    )
+    result = understand(path)
+    assert result.link == "https://xn--bcher-kva.example/%C3%BCber%20uns?q=%C3%A4"
+    assert result.entry_id == "https://example.org/ids/%C3%BCber"
