@@ -109,11 +109,16 @@ def _generator(feed: Feed, self_url: str, self_type: str) -> FeedGenerator:
         item.link(href=entry.link, rel="alternate")
         item.published(entry.published)
         item.updated(_distinct_updated(entry))
-        if entry.summary and self_type == RSS_TYPE:  # an empty one is left out, not blank
+        has_content = bool(entry.content_html.strip())
+        # The plain-text summary goes in as escaped HTML, which both formats declare it to be:
+        # literal text such as "a < b" or "&amp;" then reads the same in every reader.
+        if self_type == RSS_TYPE and entry.summary:
             item.description(html.escape(entry.summary, quote=False))
-        elif entry.summary:
-            item.summary(entry.summary)
-        if entry.content_html.strip():
+        elif self_type == ATOM_TYPE and (entry.summary or not has_content):
+            # An Atom entry needs some text: with no summary and no body, its title.
+            summary = entry.summary or entry.title
+            item.summary(html.escape(summary, quote=False), type="html")
+        if has_content:
             item.content(entry.content_html, type="html")
         for tag in entry.tags:
             item.category(term=tag)

@@ -112,6 +112,7 @@ def check_atom(document: bytes, self_url: str) -> etree._Element:
             check_html(content.text)
         summary = entry.find(f"{ATOM}summary")
         assert summary is None or summary.text.strip()
+        assert content is not None or summary is not None  # [MissingTextualContent]
     assert len(ids) == len(set(ids))
     return root
 

@@ -150,3 +150,21 @@ def test_rss_plain_text_follows_the_rss_profile() -> None:
     assert item.findtext("description") == "x &lt; y &amp; z"  # HTML, as readers take it
     parsed = feedparser.parse(rss).entries[0]
     assert parsed.title == "A <b> & C"
+
+
+def test_atom_summary_is_declared_html_holding_the_escaped_text() -> None:
+    feed = make_feed(count=1)
+    entry = replace(feed.entries[0], summary="x < y & &amp;")
+    atom = render_atom(Feed(**{**feed.__dict__, "entries": (entry,)}), SITE + "atom.xml")
+    summary = check_atom(atom, SITE + "atom.xml").find(f"{ATOM}entry/{ATOM}summary")
+    assert summary.get("type") == "html"
+    assert summary.text == "x &lt; y &amp; &amp;amp;"
+
+
+def test_an_atom_entry_without_text_takes_its_title_as_summary() -> None:
+    feed = make_feed(count=1)
+    entry = replace(feed.entries[0], summary="", content_html="")
+    atom = render_atom(Feed(**{**feed.__dict__, "entries": (entry,)}), SITE + "atom.xml")
+    root = check_atom(atom, SITE + "atom.xml")
+    assert root.find(f"{ATOM}entry/{ATOM}content") is None
+    assert root.findtext(f"{ATOM}entry/{ATOM}summary") == "Story 0 &amp; more"
