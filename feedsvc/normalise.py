@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import date, datetime, tzinfo
 from functools import lru_cache
 from urllib.parse import quote, urljoin, urlsplit
@@ -75,6 +76,11 @@ def entry_id(source: Source, site_url: str, day: date) -> str:
     Built from nothing that an edit of the body or the title changes.
     """
     given = source.entry_id.strip() if source.entry_id else ""
+    if given.lower().startswith("urn:uuid:"):
+        try:
+            uuid.UUID(given[len("urn:uuid:") :])
+        except ValueError:
+            raise ArticleError(source.path, f"the id {given!r} is not a valid UUID") from None
     if ABSOLUTE_IRI.fullmatch(given):
         return iri_to_uri(given)
     host = _tag_authority(site_url)

@@ -101,6 +101,7 @@ def test_updated_defaults_to_published(
         ("# T\n\nBody.\n\n---\n\nPublished: the day after tomorrow-ish\n", "cannot understand", 7),
         ("---\ntitle: T\ndate: 2025-13-45\n---\nBody.\n", "cannot understand", 3),
         ("---\ntitle: T\ndate: 2025-01-01\nlink: 'javascript:alert(1)'\n---\nB\n", "link", None),
+        ("---\ntitle: T\ndate: 2025-01-01\nid: urn:uuid:1234\n---\nB\n", "not a valid UUID", None),
     ],
 )
 def test_rejections_name_file_line_and_problem(
