@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import os
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -144,14 +145,17 @@ def _all_articles(paths: Collection[Path], root: Path) -> bool:
 
 
 def _update_files(files: list[Path], changed: Collection[Path]) -> list[Path]:
-    """The catalog's file list with the changed paths added where they exist, else dropped."""
+    """The catalog's file list with the changed paths added where they exist, else dropped;
+    still in path order, and the same list when no file came or went."""
     present = set(files)
-    for path in changed:
-        if os.path.isfile(path):
-            present.add(path)
-        else:
-            present.discard(path)
-    return sorted(present, key=os.fspath)
+    came = {path for path in changed if path not in present and os.path.isfile(path)}
+    went = {path for path in changed if path in present and not os.path.isfile(path)}
+    if not came and not went:
+        return files
+    updated = [path for path in files if path not in went]
+    for path in came:
+        bisect.insort(updated, path, key=os.fspath)
+    return updated
 
 
 def _refresh(
