@@ -20,6 +20,7 @@ from feedsvc.outputs import prepare_directory, write_if_changed
 from feedsvc.render import Renderer
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+LARGE_FEED_BYTES = 1_000_000
 Progress = Callable[[Sequence[Path]], Iterable[Path]]
 FileKey = tuple[int, int, int]
 
@@ -124,7 +125,13 @@ def build(
         prepare_directory(output)
         for name, _media_type, render in FORMATS:
             path = output / name
-            changed = write_if_changed(path, render(feed, config.site.url + name))
+            content = render(feed, config.site.url + name)
+            if len(content) > LARGE_FEED_BYTES:
+                warnings.append(
+                    f"{name} is {len(content) / 1e6:.1f} MB: some aggregators drop feeds over"
+                    " 1 MB; consider a lower [feeds] max_items"
+                )
+            changed = write_if_changed(path, content)
             (written if changed else unchanged).append(path)
     return BuildResult(
         entries=len(feed.entries),

@@ -271,3 +271,15 @@ def test_an_article_without_body_or_summary_has_no_blank_elements(
     items = json.loads(outputs(config)["feed.json"])["items"]
     assert [item["content_html"] for item in items] == ["", ""]
     assert all("summary" not in item for item in items)
+
+
+def test_a_feed_over_a_megabyte_is_warned_about(
+    write_article: Callable[..., Path], make_config: Callable[..., Config]
+) -> None:
+    long_body = "\n\n".join("A long paragraph of reporting. " * 40 for _ in range(30))
+    for n in range(30):
+        write_article(f"long-{n}.md", article(f"Long {n}", long_body, f"2025-01-{n + 1:02d}"))
+    result = build(make_config(), now=NOW)
+    assert any("rss.xml is" in w and "1 MB" in w for w in result.warnings)
+    small = build(make_config(feeds={"max_items": 2}), now=NOW)
+    assert not any("MB" in w for w in small.warnings)
