@@ -48,6 +48,7 @@ class Daemon:
         self._changed: set[Path] | None = None  # None: the next build scans every file
         self._reload_wanted = False
         self._rejected: set[str] = set()
+        self._warned: set[str] = set()  # rejections and warnings are logged once, when new
         self._status = "starting"
         self._schedule = Schedule(self.request_build)
         self._pinger: Pinger | None = None
@@ -156,6 +157,9 @@ class Daemon:
         for line in sorted(rejected - self._rejected):
             log.warning("rejected %s", line)
         self._rejected = rejected
+        for warning in sorted(set(result.warnings) - self._warned):
+            log.warning("%s", warning)
+        self._warned = set(result.warnings)
         for path in result.stale:
             log.warning("kept the last good version of %s until it parses", display_path(path))
         written = ", ".join(path.name for path in result.written) or "nothing (feeds unchanged)"

@@ -42,7 +42,8 @@ def test_drop_edit_rename_and_delete_reach_the_feeds(daemon: DaemonProcess) -> N
 
 def test_renamed_file_with_front_matter_id_keeps_its_entry(daemon: DaemonProcess) -> None:
     text = (
-        "---\ntitle: Kept\ndate: 2025-06-04T09:00:00Z\nid: urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427\n---\n\nBody.\n"
+        "---\ntitle: Kept\ndate: 2025-06-04T09:00:00Z\n"
+        "id: urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427\n---\n\nBody.\n"
     )
     (daemon.articles / "kept.md").write_text(text)
     daemon.wait_titles(lambda titles: "Kept" in titles)
