@@ -231,3 +231,13 @@ def _get(httpx, url: str):  # noqa: ANN001, ANN202
     except httpx.TransportError:
         return None
     return response if response.status_code == 200 else None
+
+
+def test_a_warning_is_logged_once_not_at_every_build(daemon: DaemonProcess) -> None:
+    legacy = "# Caf\u00e9 \u201cnews\u201d\n\nText.\n\n---\n\nPublished: 2025-06-05\n"
+    (daemon.articles / "legacy.md").write_bytes(legacy.encode("cp1252"))
+    daemon.wait_titles(lambda titles: "Café “news”" in titles)
+    (daemon.articles / "third.md").write_text(article("Third story", "2025-06-06 09:00 UTC"))
+    daemon.wait_titles(lambda titles: "Third story" in titles)
+    assert daemon.count("legacy.md: not valid UTF-8, read as Windows-1252") == 1
+    assert daemon.stop() == 0
