@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import logging
 import os
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from feedsvc.render import Renderer
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LARGE_FEED_BYTES = 1_000_000
+log = logging.getLogger("feedsvc.build")
 Progress = Callable[[Sequence[Path]], Iterable[Path]]
 FileKey = tuple[int, int, int]
 
@@ -117,10 +119,10 @@ def build(
     shown, duplicates = _newest_unique(due, config.feeds.max_items)
     rejected.extend(duplicates)
 
-    feed = _feed(config, catalog, shown)
     written: list[Path] = []
     unchanged: list[Path] = []
-    if write:
+    if write:  # a check renders nothing: what it reports is known without the bodies
+        feed = _feed(config, catalog, shown)
         output = config.feeds.output
         prepare_directory(output)
         for name, _media_type, render in FORMATS:
@@ -131,10 +133,10 @@ def build(
                     f"{name} is {len(content) / 1e6:.1f} MB: some aggregators drop feeds over"
                     " 1 MB; consider a lower [feeds] max_items"
                 )
-            changed = write_if_changed(path, content)
-            (written if changed else unchanged).append(path)
+            wrote = write_if_changed(path, content)
+            (written if wrote else unchanged).append(path)
     return BuildResult(
-        entries=len(feed.entries),
+        entries=len(shown),
         written=tuple(written),
         unchanged=tuple(unchanged),
         rejected=tuple(sorted(rejected, key=lambda e: str(e.path))),
@@ -193,13 +195,22 @@ def _refresh(
 
 
 def _parse(path: Path, key: FileKey, catalog: Catalog) -> Parsed:
+    """One file's outcome. Whatever goes wrong with one article stays that article's error:
+    it never takes the others down."""
     try:
         source = read_source(path, catalog.config.articles.dir)
     except ArticleError as error:
         return Parsed(key, None, error)
+    except Exception as exc:  # noqa: BLE001 (a bug, but one article's: reported, with its cause)
+        log.exception("unexpected error reading %s", path)
+        return Parsed(key, None, ArticleError(path, f"cannot read the article ({exc!r})"))
     try:
         article = normalise(source, catalog.config, catalog.renderer)
     except ArticleError as error:
+        return Parsed(key, None, error, source.warnings)
+    except Exception as exc:  # noqa: BLE001
+        log.exception("unexpected error understanding %s", path)
+        error = ArticleError(path, f"cannot understand the article ({exc!r})")
         return Parsed(key, None, error, source.warnings)
     return Parsed(key, article, None, source.warnings)
 

@@ -269,10 +269,10 @@ def validate(config: Config) -> Config:
         raise ConfigError("serve.max_age_s", "must not be negative")
     if config.serve.bind:
         parse_bind(config.serve.bind)
-    site_url = iri_to_uri(config.site.url)
+    site_url = _uri("site.url", config.site.url)
     if not site_url.endswith("/"):
         site_url += "/"
-    hubs = tuple(iri_to_uri(hub) for hub in config.ping.websub_hubs)
+    hubs = tuple(_uri("ping.websub_hubs", hub) for hub in config.ping.websub_hubs)
     return replace(
         config,
         site=replace(config.site, url=site_url),
@@ -326,5 +326,16 @@ def _check_rescan(rescan: str, timezone: str) -> None:
 
 
 def _is_http_url(text: str) -> bool:
-    url = urlsplit(text)
-    return url.scheme in ("http", "https") and bool(url.hostname)
+    try:
+        url = urlsplit(text)
+        port_ok = url.port is None or url.port > 0
+    except ValueError:  # a port out of range, a broken IPv6 literal
+        return False
+    return url.scheme in ("http", "https") and bool(url.hostname) and port_ok
+
+
+def _uri(key: str, iri: str) -> str:
+    try:
+        return iri_to_uri(iri)
+    except ValueError as exc:
+        raise ConfigError(key, str(exc)) from None

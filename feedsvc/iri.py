@@ -16,6 +16,13 @@ def iri_to_uri(iri: str) -> str:
     """
     if iri.isascii() and " " not in iri:
         return iri
+    try:
+        return _escaped(iri)
+    except (ValueError, UnicodeError) as exc:  # a bad port, IPv6 literal or host label
+        raise ValueError(f"not a valid URL: {iri!r}") from exc
+
+
+def _escaped(iri: str) -> str:
     parts = urlsplit(iri)
     netloc = parts.netloc
     if parts.hostname and not parts.hostname.isascii():

@@ -82,7 +82,10 @@ def entry_id(source: Source, site_url: str, day: date) -> str:
         except ValueError:
             raise ArticleError(source.path, f"the id {given!r} is not a valid UUID") from None
     if ABSOLUTE_IRI.fullmatch(given):
-        return iri_to_uri(given)
+        try:
+            return iri_to_uri(given)
+        except ValueError:
+            raise ArticleError(source.path, f"the id {given!r} is not a valid URI") from None
     host = _tag_authority(site_url)
     specific = quote(given or source.slug, safe=TAG_SPECIFIC_SAFE)
     return f"tag:{host},{day.isoformat()}:{specific}"
@@ -103,15 +106,19 @@ def _date(value: RawDate, zone: tzinfo, source: Source, line: int | None) -> dat
 
 def _link(source: Source, config: Config, published: datetime) -> str:
     site_url = config.site.url
-    if source.link:
-        link = urljoin(site_url, source.link.strip())
-        if urlsplit(link).scheme not in ("http", "https"):
-            raise ArticleError(source.path, f"the link {source.link!r} is not an http(s) URL")
+    try:
+        if source.link:
+            link = urljoin(site_url, source.link.strip())
+            if urlsplit(link).scheme not in ("http", "https"):
+                raise ArticleError(source.path, f"the link {source.link!r} is not an http(s) URL")
+        else:
+            link = config.feeds.article_url.format(
+                site_url=site_url,
+                slug=source.slug,
+                year=f"{published.year:04d}",
+                month=f"{published.month:02d}",
+                day=f"{published.day:02d}",
+            )
         return iri_to_uri(link)
-    return config.feeds.article_url.format(
-        site_url=site_url,
-        slug=source.slug,
-        year=f"{published.year:04d}",
-        month=f"{published.month:02d}",
-        day=f"{published.day:02d}",
-    )
+    except ValueError:
+        raise ArticleError(source.path, f"the link {source.link!r} is not a valid URL") from None

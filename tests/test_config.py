@@ -87,3 +87,17 @@ def test_site_and_hub_iris_become_ascii_uris(tmp_path: Path) -> None:
     )
     assert config.site.url == "https://xn--bcher-kva.example/news/"
     assert config.ping.websub_hubs == ("https://xn--hb-xka.example/",)
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"site": {"url": "http://[oops/"}}, "site.url"),
+        ({"site": {"url": "https://news.example.org:99999/"}}, "site.url"),
+        ({"ping": {"websub_hubs": ["http://ä..com/hub"]}}, "ping.websub_hubs"),
+    ],
+)
+def test_malformed_urls_in_the_config_are_named(tmp_path: Path, data: dict, key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_from_dict(data, tmp_path)
+    assert caught.value.key == key

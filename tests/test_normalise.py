@@ -166,3 +166,27 @@ def test_links_and_given_ids_are_made_ascii_uris(
     result = understand(path)
     assert result.link == "https://xn--bcher-kva.example/%C3%BCber%20uns?q=%C3%A4"
     assert result.entry_id == "https://example.org/ids/%C3%BCber"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("link", "http://[oops/"),
+        ("link", "http://exämple.com:99999/"),
+        ("id", "http://ä..com/x"),
+        ("slug", "café au lait"),
+    ],
+)
+def test_malformed_links_and_ids_are_the_articles_error_or_made_safe(
+    write_article: Callable[..., Path],
+    understand: Callable[..., Article],
+    field: str,
+    value: str,
+) -> None:
+    path = write_article("a.md", f"---\ntitle: T\ndate: 2025-01-02\n{field}: '{value}'\n---\nB\n")
+    try:
+        result = understand(path)
+    except ArticleError as error:
+        assert error.path == path and "not a valid" in str(error)
+    else:
+        assert result.link.isascii() and " " not in result.link
