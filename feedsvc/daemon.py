@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Collection
 from contextlib import suppress
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 
 from feedsvc.build import Catalog, build
@@ -21,7 +20,7 @@ from feedsvc.config import Config
 from feedsvc.errors import FeedsvcError, display_path
 from feedsvc.model import BuildResult
 from feedsvc.notify import Notifier
-from feedsvc.ping import Pinger, feed_urls, remember
+from feedsvc.ping import Outcome, Pinger, feed_urls, remember
 from feedsvc.schedule import Schedule
 from feedsvc.state import record_build
 from feedsvc.watch import watch_articles
@@ -49,6 +48,7 @@ class Daemon:
         self._reload_wanted = False
         self._rejected: set[str] = set()
         self._warned: set[str] = set()  # rejections and warnings are logged once, when new
+        self._stale: set[Path] = set()
         self._status = "starting"
         self._schedule = Schedule(self.request_build)
         self._pinger: Pinger | None = None
@@ -62,7 +62,7 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop, signum.name)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
-        self._pinger = Pinger(self.config, partial(remember, self.config.state.path))
+        self._pinger = Pinger(self.config, self._remember_ping)
         tasks: list[asyncio.Task[None]] = []
         try:
             log.info(
@@ -144,6 +144,12 @@ class Daemon:
             log.error("build failed: %s", error)
             self._set_status(f"last build failed: {error}")
             return
+        except Exception as exc:  # noqa: BLE001 (a bug: logged whole; the daemon keeps going)
+            if first:
+                raise
+            log.exception("build failed unexpectedly")
+            self._set_status(f"last build failed: {exc!r}")
+            return
         elapsed_ms = (time.monotonic() - started) * 1000
         self._report(result, elapsed_ms)
         if self._stop.is_set():
@@ -160,8 +166,9 @@ class Daemon:
         for warning in sorted(set(result.warnings) - self._warned):
             log.warning("%s", warning)
         self._warned = set(result.warnings)
-        for path in result.stale:
+        for path in sorted(set(result.stale) - self._stale):
             log.warning("kept the last good version of %s until it parses", display_path(path))
+        self._stale = set(result.stale)
         written = ", ".join(path.name for path in result.written) or "nothing (feeds unchanged)"
         log.info(
             "built %d entries from %d files in %.0f ms (%d rejected, %d scheduled): wrote %s",
@@ -192,16 +199,24 @@ class Daemon:
             return
         old, self.config = self.config, config
         self._catalog = Catalog(config)
-        self._rejected = set()
+        self._rejected, self._warned, self._stale = set(), set(), set()
         if self._pinger is not None:
             self._pinger.config = config
         self._schedule.configure(config)
         if (old.articles.dir, old.watch) != (config.articles.dir, config.watch):
             self._restart_watcher()
-        if old.serve != config.serve:
-            log.warning("[serve] changes take effect at the next restart")
+        served = (old.serve, old.feeds.output, old.site, old.ping.websub_hubs)
+        if old.serve.bind and served != (
+            config.serve,
+            config.feeds.output,
+            config.site,
+            config.ping.websub_hubs,
+        ):
+            log.warning(
+                "the server keeps its [serve], [site], output and hubs until the next restart"
+            )
         log.info("configuration reloaded")
-        self._reasons.append("configuration reloaded")
+        self.request_build("configuration reloaded")
         self._notifier.ready(self._status)
 
     def _start_watcher(self) -> None:
@@ -245,6 +260,9 @@ class Daemon:
     def _set_status(self, status: str) -> None:
         self._status = status
         self._notifier.status(status)
+
+    def _remember_ping(self, outcome: Outcome) -> None:
+        remember(self.config.state.path, outcome)  # the state file of the config now in force
 
     async def _shut_down(self, tasks: list[asyncio.Task[None]]) -> None:
         deadline = time.monotonic() + STOP_TIMEOUT_S

@@ -161,7 +161,9 @@ class Pinger:
         try:
             while True:
                 self._again.discard(message)
-                self._on_outcome(await send(self._client, message, self.config))
+                outcome = await send(self._client, message, self.config)
+                # Recording may wait on the state file: not on the event loop.
+                await asyncio.to_thread(self._on_outcome, outcome)
                 if message not in self._again:
                     return
         finally:
@@ -231,7 +233,7 @@ async def _post(client: httpx.AsyncClient, url: str, ping: PingConfig, **request
         try:
             async with asyncio.timeout(ping.timeout_s):
                 response = await client.post(url, **request)
-        except (httpx.TransportError, TimeoutError) as exc:
+        except (httpx.RequestError, TimeoutError) as exc:
             detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             if isinstance(exc, TimeoutError):
                 detail = f"no answer within {ping.timeout_s:g} s"

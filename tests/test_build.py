@@ -283,3 +283,27 @@ def test_a_feed_over_a_megabyte_is_warned_about(
     assert any("rss.xml is" in w and "1 MB" in w for w in result.warnings)
     small = build(make_config(feeds={"max_items": 2}), now=NOW)
     assert not any("MB" in w for w in small.warnings)
+
+
+def test_an_unexpected_failure_in_one_article_spares_the_others(
+    write_article: Callable[..., Path],
+    make_config: Callable[..., Config],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import feedsvc.build as build_module
+
+    write_article("good.md", article("Good", "Body.", "2025-01-01"))
+    cursed = write_article("cursed.md", article("Cursed", "Body.", "2025-01-02"))
+    real_normalise = build_module.normalise
+
+    def failing_for_one(source, config, renderer):  # noqa: ANN001, ANN202
+        if source.path == cursed:
+            raise RuntimeError("a bug")
+        return real_normalise(source, config, renderer)
+
+    monkeypatch.setattr(build_module, "normalise", failing_for_one)
+    config = make_config()
+    result = build(config, now=NOW)
+    assert result.entries == 1
+    assert [error.path for error in result.rejected] == [cursed]
+    assert "RuntimeError('a bug')" in str(result.rejected[0])
