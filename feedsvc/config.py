@@ -190,7 +190,7 @@ def _table(cls: type, name: str, raw: dict[str, Any], base: Path) -> Any:
     values = _coerce(cls, name, raw, base)
     for f in fields(cls):
         if f.name not in values and isinstance(getattr(defaults, f.name), Path):
-            values[f.name] = base / getattr(defaults, f.name)
+            values[f.name] = (base / getattr(defaults, f.name)).resolve()
     return cls(**values)
 
 
@@ -202,7 +202,7 @@ def _coerce(cls: type, name: str, raw: dict[str, Any], base: Path) -> dict[str, 
         if issubclass(expected, Path):
             if not isinstance(value, str | Path) or not str(value):
                 raise ConfigError(f"{name}.{key}", "must be a path")
-            value = base / Path(value).expanduser()
+            value = (base / Path(value).expanduser()).resolve()  # as the watcher reports them
         elif expected is int:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ConfigError(f"{name}.{key}", f"must be a whole number, not {value!r}")

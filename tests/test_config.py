@@ -101,3 +101,11 @@ def test_malformed_urls_in_the_config_are_named(tmp_path: Path, data: dict, key:
     with pytest.raises(ConfigError) as caught:
         config_from_dict(data, tmp_path)
     assert caught.value.key == key
+
+
+def test_paths_are_resolved_as_the_watcher_reports_them(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    config = config_from_dict({"articles": {"dir": "link/../link"}}, tmp_path)
+    assert config.articles.dir == real.resolve()
