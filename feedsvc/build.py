@@ -127,7 +127,7 @@ def build(
         prepare_directory(output)
         for name, _media_type, render in FORMATS:
             path = output / name
-            content = render(feed, config.site.url + name)
+            content = render(feed, config.feed_url(name))
             if len(content) > LARGE_FEED_BYTES:
                 warnings.append(
                     f"{name} is {len(content) / 1e6:.1f} MB: some aggregators drop feeds over"

@@ -116,6 +116,10 @@ class Config:
         """The zone of dates that name none."""
         return ZoneInfo(self.articles.default_timezone)
 
+    def feed_url(self, name: str) -> str:
+        """The public URL of the feed file ``name``: its self link, its WebSub topic."""
+        return self.site.url + name
+
     @property
     def description(self) -> str:
         """The channel description: the configured one, else one made from the title."""

@@ -81,7 +81,7 @@ def remember(state_path: Path, outcome: Outcome) -> None:
 def feed_urls(config: Config, names: Iterable[str] | None = None) -> list[str]:
     """The public URLs of the feed files called ``names`` (all of them when None)."""
     wanted = None if names is None else set(names)
-    return [config.site.url + name for name, _, _ in FORMATS if wanted is None or name in wanted]
+    return [config.feed_url(name) for name, _, _ in FORMATS if wanted is None or name in wanted]
 
 
 def notifications_for(config: Config, changed: Iterable[str]) -> list[Notification]:

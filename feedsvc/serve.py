@@ -110,7 +110,7 @@ class FeedApp:
 def link_header(config: Config, name: str) -> bytes:
     """WebSub discovery (W3C WebSub 4): each hub, then exactly one self, rels quoted."""
     links = [f'<{hub}>; rel="hub"' for hub in config.ping.websub_hubs]
-    links.append(f'<{config.site.url}{name}>; rel="self"')
+    links.append(f'<{config.feed_url(name)}>; rel="self"')
     return ", ".join(links).encode("ascii")
 
 
