@@ -17,7 +17,7 @@ from feedsvc.errors import ArticleError, ConfigError
 from feedsvc.feeds import FORMATS
 from feedsvc.model import Article, BuildResult, Entry, Feed
 from feedsvc.normalise import normalise, to_entry
-from feedsvc.outputs import prepare_directory, write_if_changed
+from feedsvc.outputs import prepare_directory, write_gzip_copy, write_if_changed
 from feedsvc.render import Renderer
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -134,6 +134,8 @@ def build(
                     " 1 MB; consider a lower [feeds] max_items"
                 )
             wrote = write_if_changed(path, content)
+            gzip_copy = content if config.feeds.gzip_copies else None
+            write_gzip_copy(path, gzip_copy, refresh=wrote)
             (written if wrote else unchanged).append(path)
     return BuildResult(
         entries=len(shown),

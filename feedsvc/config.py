@@ -52,6 +52,7 @@ class FeedsConfig:
     output: Path = Path("public")
     max_items: int = 50
     article_url: str = "{site_url}{slug}/"
+    gzip_copies: bool = False  # rss.xml.gz beside rss.xml, for nginx's gzip_static
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import tempfile
 from pathlib import Path
@@ -41,6 +42,23 @@ def write_if_changed(path: Path, content: bytes) -> bool:
         raise PublishError(str(path), f"cannot write the file ({exc.strerror})") from None
     _sync_directory(path.parent)
     return True
+
+
+def write_gzip_copy(path: Path, content: bytes | None, *, refresh: bool) -> None:
+    """Keep ``path``.gz in step with ``path``: gzip's bytes of ``content`` (no timestamp, so
+    the same content gives the same bytes), or no copy at all when ``content`` is None.
+
+    A web server sending precompressed files (nginx's gzip_static) would otherwise send a
+    stale copy. ``refresh`` says the content changed; else an existing copy is kept as is.
+    """
+    copy = path.with_name(path.name + ".gz")
+    if content is None:
+        try:
+            copy.unlink(missing_ok=True)
+        except OSError as exc:
+            raise PublishError(str(copy), f"cannot remove ({exc.strerror})") from None
+    elif refresh or not copy.exists():
+        write_if_changed(copy, gzip.compress(content, compresslevel=9, mtime=0))
 
 
 def prepare_directory(directory: Path) -> None:

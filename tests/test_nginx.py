@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -159,3 +160,22 @@ def _dechunk(body: bytes) -> bytes:
         out += rest[:size]
         body = rest[size + 2 :]
     return bytes(out)
+
+
+def test_a_build_with_gzip_copies_gives_nginx_a_strong_gzip_etag(
+    nginx: NginxServer, example_config: Config
+) -> None:
+    build(replace(example_config, feeds=replace(example_config.feeds, gzip_copies=True)))
+    try:
+        request = b"GET /atom.xml HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n"
+        response = raw_request(nginx.port, request + b"Connection: close\r\n\r\n")
+        plain = raw_request(
+            nginx.port, b"GET /atom.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+    finally:
+        build(example_config)  # turned off again: the copies go
+    assert not (example_config.feeds.output / "atom.xml.gz").exists()
+    assert response.headers["content-encoding"] == "gzip"
+    assert not response.headers["etag"].startswith("W/")
+    assert response.headers["etag"] != plain.headers["etag"]
+    assert gzip.decompress(response.body) == plain.body

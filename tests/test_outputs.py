@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gzip
 import os
 import stat
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from feedsvc.errors import PublishError
-from feedsvc.outputs import prepare_directory, write_if_changed
+from feedsvc.outputs import prepare_directory, write_gzip_copy, write_if_changed
 
 
 def test_writes_a_new_file_readable_by_all(tmp_path: Path) -> None:
@@ -43,3 +44,18 @@ def test_an_unusable_output_directory_is_a_publish_error(tmp_path: Path) -> None
         prepare_directory(blocker / "public")
     with pytest.raises(PublishError):
         write_if_changed(blocker / "rss.xml", b"x")
+
+
+def test_a_gzip_copy_follows_its_file_and_goes_when_turned_off(tmp_path: Path) -> None:
+    path = tmp_path / "rss.xml"
+    write_if_changed(path, b"<rss>one</rss>")
+    write_gzip_copy(path, b"<rss>one</rss>", refresh=True)
+    copy = tmp_path / "rss.xml.gz"
+    assert gzip.decompress(copy.read_bytes()) == b"<rss>one</rss>"
+    first = copy.read_bytes()
+    write_gzip_copy(path, b"<rss>one</rss>", refresh=True)
+    assert copy.read_bytes() == first  # deterministic: no timestamp inside
+    write_gzip_copy(path, b"<rss>two</rss>", refresh=True)
+    assert gzip.decompress(copy.read_bytes()) == b"<rss>two</rss>"
+    write_gzip_copy(path, None, refresh=False)
+    assert not copy.exists()
