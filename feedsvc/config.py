@@ -90,6 +90,7 @@ class ServeConfig:
 
     bind: str = ""
     max_age_s: int = 300
+    max_requests_per_minute: int = 0  # per client address; 0: no limit (behind a proxy, say)
 
 
 @dataclass(frozen=True)
@@ -272,6 +273,8 @@ def validate(config: Config) -> Config:
         raise ConfigError("watch.debounce_ms", "must not be negative")
     if config.serve.max_age_s < 0:
         raise ConfigError("serve.max_age_s", "must not be negative")
+    if config.serve.max_requests_per_minute < 0:
+        raise ConfigError("serve.max_requests_per_minute", "must not be negative")
     if config.serve.bind:
         parse_bind(config.serve.bind)
     site_url = _uri("site.url", config.site.url)

@@ -33,6 +33,7 @@ from feedsvc.errors import PublishError
 from feedsvc.feeds import FORMATS
 from feedsvc.negotiation import evaluate, negotiate, request_fields
 from feedsvc.published import Header, PublishedFile, make_version
+from feedsvc.ratelimit import PollLimit
 
 DEFAULT_BIND = "127.0.0.1:8080"
 # nginx's defaults are 8 KiB per line and 32 KiB in all; readers send far less.
@@ -73,6 +74,8 @@ class FeedApp:
             )
             for name, media_type, _ in FORMATS
         }
+        per_minute = config.serve.max_requests_per_minute
+        self.limit = PollLimit(per_minute) if per_minute else None
         self.index = make_version(
             index_page(config),
             int(time.time()),
@@ -83,10 +86,14 @@ class FeedApp:
         if scope["type"] != "http":
             return
         path = scope["path"]
+        method = scope["method"]
+        wait = self.limit.retry_after(_client(scope)) if self.limit else None
         published = self.files.get(path)
         version = self.index if path == "/" else published.current() if published else None
-        method = scope["method"]
-        if version is None:
+        if wait is not None:
+            status, headers, body = _plain(429, b"Too Many Requests")
+            headers = (*headers, (b"retry-after", str(wait).encode("ascii")))
+        elif version is None:
             status, headers, body = _plain(404, b"Not Found")
         elif method not in ("GET", "HEAD"):
             status, headers, body = _plain(405, b"Method Not Allowed")
@@ -127,6 +134,11 @@ def index_page(config: Config) -> bytes:
         f'<meta charset="utf-8">\n<title>{title}: feeds</title>\n{alternates}</head>\n'
         f"<body>\n<h1>{title}</h1>\n<ul>\n{items}</ul>\n</body>\n</html>\n"
     ).encode()
+
+
+def _client(scope: Scope) -> str:
+    client = scope.get("client")
+    return client[0] if client else ""
 
 
 def _plain(status: int, text: bytes) -> tuple[int, tuple[Header, ...], bytes]:

@@ -46,6 +46,7 @@ class Site:
     root: Path
     port: int
     max_age_s: int = 60
+    max_requests_per_minute: int = 0
     articles: Path = field(init=False)
     output: Path = field(init=False)
     config_path: Path = field(init=False)
@@ -69,6 +70,7 @@ websub_hubs = ["{HUB}"]
 [serve]
 bind = "127.0.0.1:{self.port}"
 max_age_s = {self.max_age_s}
+max_requests_per_minute = {self.max_requests_per_minute}
 """,
             encoding="utf-8",
         )

@@ -21,6 +21,7 @@ from feedsvc.config import parse_bind
 from feedsvc.errors import ConfigError
 from feedsvc.feeds import FORMATS
 from feedsvc.outputs import write_if_changed
+from feedsvc.ratelimit import PollLimit
 from feedsvc.serve import serve_feeds
 from tests.servers import HUB, FeedsvcServer, Site, free_port, raw_request, wait_for_port
 
@@ -378,3 +379,32 @@ def test_bad_bind_is_a_config_error(bind: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_bind(bind)
     assert caught.value.key == "serve.bind"
+
+
+def test_a_client_polling_too_often_is_told_when_to_come_back(tmp_path: Path) -> None:
+    site = Site(tmp_path, free_port(), max_requests_per_minute=3)
+    site.write_article("story", "Story", "Body.", 1)
+    site.publish()
+    server = FeedsvcServer(site)
+    try:
+        with httpx.Client(base_url=site.url) as polling:
+            statuses = [polling.get("/rss.xml").status_code for _ in range(3)]
+            refused = polling.get("/rss.xml")
+            index = polling.get("/")
+    finally:
+        server.stop()
+    assert statuses == [200, 200, 200]
+    assert refused.status_code == 429 and index.status_code == 429
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert '" 429 ' in server.log
+
+
+def test_the_poll_limit_counts_per_client_per_minute() -> None:
+    now = [1000.0]
+    limit = PollLimit(2, clock=lambda: now[0])
+    assert [limit.retry_after("a"), limit.retry_after("a"), limit.retry_after("b")] == [None] * 3
+    assert limit.retry_after("a") == 60
+    now[0] += 45
+    assert limit.retry_after("a") == 15
+    now[0] += 15
+    assert limit.retry_after("a") is None  # a new minute
