@@ -8,7 +8,7 @@ Jobs only ask for a build; the daemon runs one build at a time. They coalesce, n
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -27,7 +27,8 @@ PUBLISH_PREFIX = "publish:"
 RESCAN_GRACE_S = 60
 log = logging.getLogger("feedsvc.schedule")
 
-BuildRequest = Callable[[str], None]
+# (why, the paths to look at again: None for every file)
+BuildRequest = Callable[[str, "Collection[Path] | None"], None]
 
 
 def rescan_trigger(config: Config) -> BaseTrigger:
@@ -81,7 +82,7 @@ class Schedule:
                 self._fire,
                 "date",
                 run_date=article.published,
-                args=[f"{display_path(article.path)} is due"],
+                args=[f"{display_path(article.path)} is due", [article.path]],
                 id=job_id,
                 name=article.title,
                 replace_existing=True,
@@ -100,10 +101,10 @@ class Schedule:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
 
-    async def _fire(self, reason: str) -> None:
+    async def _fire(self, reason: str, paths: list[Path] | None = None) -> None:
         # A coroutine, so that the job runs on the event loop rather than in a thread.
         log.info("%s: build requested", reason)
-        self._request_build(reason)
+        self._request_build(reason, paths)
 
     def _publish_jobs(self) -> list[Job]:
         return [job for job in self._scheduler.get_jobs() if job.id.startswith(PUBLISH_PREFIX)]

@@ -59,7 +59,7 @@ def test_jobs_follow_articles_added_moved_and_removed() -> None:
     soon = datetime.now(UTC) + timedelta(hours=1)
 
     async def scenario() -> list[dict[Path, datetime]]:
-        schedule = Schedule(lambda reason: None)
+        schedule = Schedule(lambda reason, paths: None)
         schedule.start(config_with("1h"))
         seen = []
         one, two = article("one", soon), article("two", soon + timedelta(hours=1))
@@ -83,10 +83,10 @@ def test_jobs_follow_articles_added_moved_and_removed() -> None:
 
 def test_a_due_article_requests_a_build_at_its_time() -> None:
     due = datetime.now(UTC) + timedelta(seconds=0.5)
-    requests: list[tuple[str, float]] = []
+    requests: list[tuple[str, float, object]] = []
 
     async def scenario() -> None:
-        schedule = Schedule(lambda reason: requests.append((reason, time.time())))
+        schedule = Schedule(lambda reason, paths: requests.append((reason, time.time(), paths)))
         schedule.start(config_with("1h"))
         schedule.plan([article("later", due)])
         deadline = time.monotonic() + 5
@@ -96,6 +96,7 @@ def test_a_due_article_requests_a_build_at_its_time() -> None:
 
     asyncio.run(scenario())
     assert len(requests) == 1
-    reason, at = requests[0]
+    reason, at, paths = requests[0]
     assert "later.md is due" in reason
+    assert paths == [Path("/articles/later.md")]  # only the due article is looked at again
     assert 0 <= at - due.timestamp() < 0.5
