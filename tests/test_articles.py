@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import codecs
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -152,3 +153,14 @@ def test_slug_comes_from_the_path(articles_dir: Path) -> None:
     assert slug_for(articles_dir / "2025" / "My Story!.md", articles_dir) == "2025/my-story"
     assert slug_for(articles_dir / "Zürich café.md", articles_dir) == "zurich-cafe"
     assert slug_for(articles_dir / "日本.md", articles_dir) == "%E6%97%A5%E6%9C%AC"
+
+
+def test_special_files_named_like_articles_are_errors_not_hangs(articles_dir: Path) -> None:
+    fifo = articles_dir / "pipe.md"
+    os.mkfifo(fifo)
+    with pytest.raises(ArticleError, match="not a regular file"):
+        read_source(fifo, articles_dir)
+    dangling = articles_dir / "gone.md"
+    dangling.symlink_to(articles_dir / "nowhere.md")
+    with pytest.raises(ArticleError, match="cannot read the file"):
+        read_source(dangling, articles_dir)
