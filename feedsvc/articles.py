@@ -18,6 +18,7 @@ from feedsvc.errors import ArticleError
 from feedsvc.model import RawDate, Source
 
 ARTICLE_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
+MAX_ARTICLE_BYTES = 16 * 2**20  # a larger file is a stray log or dump, not an article
 
 HEADING = re.compile(r"#\s+(.+?)(?:\s+#+)?\s*")
 SETEXT_UNDERLINE = re.compile(r"=+\s*")
@@ -138,6 +139,8 @@ def _read_bytes(path: Path) -> bytes:
         if not stat.S_ISREG(status.st_mode):
             raise ArticleError(path, "not a regular file")
         size = status.st_size
+        if size > MAX_ARTICLE_BYTES:
+            raise ArticleError(path, f"too large for an article ({size / 2**20:.0f} MiB)")
         data = os.read(descriptor, size + 1)
         if len(data) <= size:
             return data

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc.articles import find_article_files, is_article_file, read_source, slug_for
+from feedsvc.articles import (
+    MAX_ARTICLE_BYTES,
+    find_article_files,
+    is_article_file,
+    read_source,
+    slug_for,
+)
 from feedsvc.errors import ArticleError
 from tests.conftest import SEED
 
@@ -164,3 +170,11 @@ def test_special_files_named_like_articles_are_errors_not_hangs(articles_dir: Pa
     dangling.symlink_to(articles_dir / "nowhere.md")
     with pytest.raises(ArticleError, match="cannot read the file"):
         read_source(dangling, articles_dir)
+
+
+def test_a_huge_file_is_not_read_as_an_article(articles_dir: Path) -> None:
+    huge = articles_dir / "dump.txt"
+    with huge.open("wb") as handle:
+        handle.truncate(MAX_ARTICLE_BYTES + 1)  # sparse: costs no disk
+    with pytest.raises(ArticleError, match="too large"):
+        read_source(huge, articles_dir)
