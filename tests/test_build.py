@@ -206,16 +206,25 @@ def test_check_mode_writes_nothing(
     assert not config.feeds.output.exists()
 
 
-def test_catalog_rereads_only_changed_files(
+@pytest.fixture
+def three_built(
     write_article: Callable[..., Path], make_config: Callable[..., Config]
-) -> None:
+) -> tuple[list[Path], Config, Catalog]:
+    """Three articles, A1 to A3, built once into a catalog."""
     paths = [
         write_article(f"a{n}.md", article(f"A{n}", "Body.", f"2025-01-0{n}")) for n in (1, 2, 3)
     ]
     config = make_config()
     catalog = Catalog(config)
     build(config, now=NOW, catalog=catalog)
-    kept = {p: catalog.parsed[p] for p in paths}
+    return paths, config, catalog
+
+
+def test_catalog_rereads_only_changed_files(
+    three_built: tuple[list[Path], Config, Catalog],
+) -> None:
+    paths, config, catalog = three_built
+    kept = dict(catalog.parsed)
     paths[0].write_text(article("A1 edited", "Body.", "2025-01-01"), encoding="utf-8")
     paths[2].unlink()
     build(config, now=NOW, catalog=catalog)
@@ -226,14 +235,9 @@ def test_catalog_rereads_only_changed_files(
 
 
 def test_a_build_told_what_changed_reads_only_that(
-    articles_dir: Path, write_article: Callable[..., Path], make_config: Callable[..., Config]
+    write_article: Callable[..., Path], three_built: tuple[list[Path], Config, Catalog]
 ) -> None:
-    paths = [
-        write_article(f"a{n}.md", article(f"A{n}", "Body.", f"2025-01-0{n}")) for n in (1, 2, 3)
-    ]
-    config = make_config()
-    catalog = Catalog(config)
-    build(config, now=NOW, catalog=catalog)
+    paths, config, catalog = three_built
     kept = dict(catalog.parsed)
     paths[0].write_text(article("A1 edited", "Body.", "2025-01-01"), encoding="utf-8")
     paths[1].write_text(article("A2 edited, unseen", "Body.", "2025-01-02"), encoding="utf-8")
