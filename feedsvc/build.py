@@ -14,8 +14,8 @@ from pathlib import Path
 from feedsvc.articles import find_article_files, is_article_path, read_source
 from feedsvc.config import Config
 from feedsvc.errors import ArticleError, ConfigError
-from feedsvc.feeds import FORMATS
-from feedsvc.model import Article, BuildResult, Entry, Feed
+from feedsvc.feeds import RENDERERS
+from feedsvc.model import FEED_FILES, Article, BuildResult, Entry, Feed
 from feedsvc.normalise import normalise, to_entry
 from feedsvc.outputs import prepare_directory, write_gzip_copy, write_if_changed
 from feedsvc.render import Renderer
@@ -125,9 +125,9 @@ def build(
         feed = _feed(config, catalog, shown)
         output = config.feeds.output
         prepare_directory(output)
-        for name, _media_type, render in FORMATS:
+        for name, _media_type in FEED_FILES:
             path = output / name
-            content = render(feed, config.feed_url(name))
+            content = RENDERERS[name](feed, config.feed_url(name))
             if len(content) > LARGE_FEED_BYTES:
                 warnings.append(
                     f"{name} is {len(content) / 1e6:.1f} MB: some aggregators drop feeds over"

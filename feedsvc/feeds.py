@@ -13,13 +13,10 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from feedsvc import __version__
-from feedsvc.model import Entry, Feed
+from feedsvc.model import ATOM_TYPE, RSS_TYPE, Entry, Feed
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
-RSS_TYPE = "application/rss+xml"
-ATOM_TYPE = "application/atom+xml"
-JSON_TYPE = "application/feed+json"
 # RSS elements holding plain text, as lxml writes them (an item's description is HTML that
 # holds no raw markup once escaped, so it may take the same references).
 RSS_PLAIN_TEXT = re.compile(rb"<(title|description|category|dc:creator)>([^<]*)</\1>")
@@ -78,12 +75,12 @@ def render_json(feed: Feed, self_url: str) -> bytes:
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-# The feed files a build writes: file name, media type, renderer.
-FORMATS: tuple[tuple[str, str, Callable[[Feed, str], bytes]], ...] = (
-    ("rss.xml", RSS_TYPE, render_rss),
-    ("atom.xml", ATOM_TYPE, render_atom),
-    ("feed.json", JSON_TYPE, render_json),
-)
+# How each of the feed files (model.FEED_FILES) is written.
+RENDERERS: dict[str, Callable[[Feed, str], bytes]] = {
+    "rss.xml": render_rss,
+    "atom.xml": render_atom,
+    "feed.json": render_json,
+}
 
 
 def _generator(feed: Feed, self_url: str, self_type: str) -> FeedGenerator:

@@ -10,6 +10,16 @@ from feedsvc.errors import ArticleError
 
 RawDate = str | date | datetime
 
+RSS_TYPE = "application/rss+xml"
+ATOM_TYPE = "application/atom+xml"
+JSON_TYPE = "application/feed+json"
+# The feed files every build writes, with their media types.
+FEED_FILES: tuple[tuple[str, str], ...] = (
+    ("rss.xml", RSS_TYPE),
+    ("atom.xml", ATOM_TYPE),
+    ("feed.json", JSON_TYPE),
+)
+
 
 @dataclass(frozen=True)
 class Source:

@@ -24,7 +24,7 @@ import httpx
 from feedsvc import __version__
 from feedsvc.config import Config, PingConfig
 from feedsvc.errors import FeedsvcError
-from feedsvc.feeds import FORMATS
+from feedsvc.model import FEED_FILES
 from feedsvc.state import PingRecord, record_ping
 
 MAX_BACKOFF_S = 300.0
@@ -81,7 +81,7 @@ def remember(state_path: Path, outcome: Outcome) -> None:
 def feed_urls(config: Config, names: Iterable[str] | None = None) -> list[str]:
     """The public URLs of the feed files called ``names`` (all of them when None)."""
     wanted = None if names is None else set(names)
-    return [config.feed_url(name) for name, _, _ in FORMATS if wanted is None or name in wanted]
+    return [config.feed_url(name) for name, _ in FEED_FILES if wanted is None or name in wanted]
 
 
 def notifications_for(config: Config, changed: Iterable[str]) -> list[Notification]:

@@ -30,7 +30,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from feedsvc.config import Config, parse_bind
 from feedsvc.errors import PublishError
-from feedsvc.feeds import FORMATS
+from feedsvc.model import FEED_FILES
 from feedsvc.negotiation import evaluate, negotiate, request_fields
 from feedsvc.published import Header, PublishedFile, make_version
 from feedsvc.ratelimit import PollLimit
@@ -72,7 +72,7 @@ class FeedApp:
                     (b"link", link_header(config, name)),
                 ),
             )
-            for name, media_type, _ in FORMATS
+            for name, media_type in FEED_FILES
         }
         per_minute = config.serve.max_requests_per_minute
         self.limit = PollLimit(per_minute) if per_minute else None
@@ -126,9 +126,9 @@ def index_page(config: Config) -> bytes:
     title = escape(config.site.title)
     alternates = "".join(
         f'<link rel="alternate" type="{media_type}" title="{title} ({name})" href="{name}">\n'
-        for name, media_type, _ in FORMATS
+        for name, media_type in FEED_FILES
     )
-    items = "".join(f'<li><a href="{name}">{name}</a></li>\n' for name, _, _ in FORMATS)
+    items = "".join(f'<li><a href="{name}">{name}</a></li>\n' for name, _ in FEED_FILES)
     return (
         f'<!doctype html>\n<html lang="{escape(config.site.language)}">\n<head>\n'
         f'<meta charset="utf-8">\n<title>{title}: feeds</title>\n{alternates}</head>\n'

@@ -12,7 +12,7 @@ import pytest
 
 from feedsvc.build import build
 from feedsvc.config import Config, config_from_dict
-from feedsvc.feeds import FORMATS
+from feedsvc.model import FEED_FILES
 from feedsvc.serve import link_header
 from tests.servers import NginxServer, Site, free_port, raw_request
 
@@ -56,7 +56,7 @@ def client(nginx: NginxServer) -> Iterator[httpx.Client]:
         yield c
 
 
-@pytest.mark.parametrize(("name", "media_type"), [(n, t) for n, t, _ in FORMATS])
+@pytest.mark.parametrize(("name", "media_type"), list(FEED_FILES))
 def test_nginx_sends_the_headers_feedsvc_serve_sends(
     client: httpx.Client, example_config: Config, name: str, media_type: str
 ) -> None:

@@ -19,13 +19,13 @@ import pytest
 
 from feedsvc.config import parse_bind
 from feedsvc.errors import ConfigError
-from feedsvc.feeds import FORMATS
+from feedsvc.model import FEED_FILES
 from feedsvc.outputs import write_if_changed
 from feedsvc.ratelimit import PollLimit
 from feedsvc.serve import serve_feeds
 from tests.servers import HUB, FeedsvcServer, Site, free_port, raw_request, wait_for_port
 
-FEED_NAMES = [name for name, _, _ in FORMATS]
+FEED_NAMES = [name for name, _ in FEED_FILES]
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def client(server: FeedsvcServer) -> Iterator[httpx.Client]:
         yield c
 
 
-@pytest.mark.parametrize(("name", "media_type"), [(n, t) for n, t, _ in FORMATS])
+@pytest.mark.parametrize(("name", "media_type"), list(FEED_FILES))
 def test_feed_is_served_with_its_type_validators_and_links(
     client: httpx.Client, site: Site, name: str, media_type: str
 ) -> None:
@@ -184,7 +184,7 @@ def test_index_page_lists_feeds_with_autodiscovery(client: httpx.Client) -> None
 
     parser = Links()
     parser.feed(response.text)
-    assert set(parser.alternates) == {media_type for _, media_type, _ in FORMATS}
+    assert set(parser.alternates) == {media_type for _, media_type in FEED_FILES}
     for media_type, href in parser.alternates.items():
         feed = client.get(str(response.url.join(href)))
         assert feed.status_code == 200

@@ -16,11 +16,11 @@ import pytest
 from lxml import etree
 from reader import make_reader
 
-from feedsvc.feeds import FORMATS
+from feedsvc.model import FEED_FILES
 from feedsvc.published import content_digest
 from tests.servers import FeedsvcServer, Site, free_port
 
-FEED_NAMES = [name for name, _, _ in FORMATS]
+FEED_NAMES = [name for name, _ in FEED_FILES]
 LOAD_REQUESTS = 3000
 LOAD_WORKERS = 8
 LOAD_PUBLISHES = 8
