@@ -8,7 +8,7 @@ from pathlib import Path
 import feedparser
 
 from feedsvc.build import Catalog, build
-from feedsvc.config import config_from_dict
+from feedsvc.config import Config, config_from_dict
 
 GOOD = "# Good title\n\nText.\n\n---\n\nPublished: 2025-06-02 09:00 UTC\n"
 HALF = "---\ntitle: Rewritten\n"
@@ -24,6 +24,15 @@ def setup(tmp_path: Path):
     return config_from_dict(data, tmp_path), tmp_path / "articles" / "story.md"
 
 
+def built_good(tmp_path: Path) -> tuple[Config, Path, Catalog]:
+    """The story published once, in a catalog that the next builds keep using."""
+    config, path = setup(tmp_path)
+    catalog = Catalog(config)
+    path.write_text(GOOD)
+    build(config, catalog=catalog)
+    return config, path, catalog
+
+
 def titles(tmp_path: Path) -> list[str]:
     feed = feedparser.parse((tmp_path / "public" / "rss.xml").read_bytes())
     return [entry.title for entry in feed.entries]
@@ -37,10 +46,7 @@ def rewrite(path: Path, text: str) -> None:
 
 
 def test_failing_file_keeps_last_good_version_and_reports_error(tmp_path: Path) -> None:
-    config, path = setup(tmp_path)
-    catalog = Catalog(config)
-    path.write_text(GOOD)
-    build(config, catalog=catalog)
+    config, path, catalog = built_good(tmp_path)
     rewrite(path, HALF)
     result = build(config, catalog=catalog)
     assert titles(tmp_path) == ["Good title"]
@@ -50,10 +56,7 @@ def test_failing_file_keeps_last_good_version_and_reports_error(tmp_path: Path) 
 
 
 def test_last_good_version_survives_repeated_failures_until_it_parses(tmp_path: Path) -> None:
-    config, path = setup(tmp_path)
-    catalog = Catalog(config)
-    path.write_text(GOOD)
-    build(config, catalog=catalog)
+    config, path, catalog = built_good(tmp_path)
     rewrite(path, HALF)
     build(config, catalog=catalog)
     rewrite(path, HALF + "date: 2025-06-02\n")
@@ -66,10 +69,7 @@ def test_last_good_version_survives_repeated_failures_until_it_parses(tmp_path: 
 
 
 def test_deleted_failing_file_leaves_the_feeds(tmp_path: Path) -> None:
-    config, path = setup(tmp_path)
-    catalog = Catalog(config)
-    path.write_text(GOOD)
-    build(config, catalog=catalog)
+    config, path, catalog = built_good(tmp_path)
     rewrite(path, HALF)
     build(config, catalog=catalog)
     path.unlink()
@@ -88,10 +88,7 @@ def test_one_off_build_has_no_last_good_version(tmp_path: Path) -> None:
 
 
 def test_unchanged_files_are_not_read_again(tmp_path: Path) -> None:
-    config, path = setup(tmp_path)
-    catalog = Catalog(config)
-    path.write_text(GOOD)
-    build(config, catalog=catalog)
+    config, path, catalog = built_good(tmp_path)
     first = catalog.parsed[path]
     build(config, catalog=catalog)
     assert catalog.parsed[path] is first
