@@ -87,11 +87,11 @@ def build(
     if not root.is_dir():
         raise ConfigError("articles.dir", f"no such directory: {root}")
     if catalog.files is not None and changed is not None and _all_articles(changed, root):
-        files = _update_files(catalog.files, changed)
-        _refresh(catalog, files, progress, only=changed)
+        files, present = _update_files(catalog.files, changed)
+        _refresh(catalog, files, present, progress, only=changed)
     else:
         files = find_article_files(root)
-        _refresh(catalog, files, progress)
+        _refresh(catalog, files, set(files), progress)
     catalog.files = files
 
     rejected: list[ArticleError] = []
@@ -155,28 +155,29 @@ def _all_articles(paths: Collection[Path], root: Path) -> bool:
     return all(is_article_path(path, root) for path in paths)
 
 
-def _update_files(files: list[Path], changed: Collection[Path]) -> list[Path]:
-    """The catalog's file list with the changed paths added where they exist, else dropped;
-    still in path order, and the same list when no file came or went."""
+def _update_files(files: list[Path], changed: Collection[Path]) -> tuple[list[Path], set[Path]]:
+    """The catalog's file list with the changed paths added where they exist, else dropped
+    (still in path order, the same list when no file came or went), and it as a set."""
     present = set(files)
     came = {path for path in changed if path not in present and os.path.isfile(path)}
     went = {path for path in changed if path in present and not os.path.isfile(path)}
     if not came and not went:
-        return files
+        return files, present
     updated = [path for path in files if path not in went]
     for path in came:
         bisect.insort(updated, path, key=os.fspath)
-    return updated
+    return updated, (present | came) - went
 
 
 def _refresh(
     catalog: Catalog,
     files: list[Path],
+    present: set[Path],
     progress: Progress | None,
     only: Collection[Path] | None = None,
 ) -> None:
-    """Parse the files (of ``only``, if given) that are new or changed since last seen."""
-    present = set(files)
+    """Parse the files (of ``only``, if given) that are new or changed since last seen;
+    ``present`` is ``files`` as a set."""
     gone = catalog.parsed.keys() - present if only is None else set(only) - present
     for path in gone:
         catalog.parsed.pop(path, None)
