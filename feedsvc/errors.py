@@ -63,6 +63,12 @@ class PublishError(FeedsvcError):
         return f"{self.target}: {super().__str__()}"
 
 
+class BuildCancelled(FeedsvcError):
+    """A build stopped on request (the daemon is stopping) before it wrote anything."""
+
+    message = "build cancelled"
+
+
 def display_path(path: Path) -> str:
     """The path relative to the working directory where it lies below it, else as given."""
     try:

@@ -9,6 +9,8 @@ from pathlib import Path
 from feedsvc.errors import ArticleError
 
 RawDate = str | date | datetime
+# (size, mtime in ns, inode): a file whose key is unchanged need not be read again.
+FileKey = tuple[int, int, int]
 
 RSS_TYPE = "application/rss+xml"
 ATOM_TYPE = "application/atom+xml"
@@ -41,6 +43,7 @@ class Source:
     link: str | None = None
     draft: bool = False
     warnings: tuple[str, ...] = ()
+    key: FileKey = (-1, -1, -1)  # from the fstat of the descriptor the text was read through
 
 
 @dataclass(frozen=True)
