@@ -3,33 +3,41 @@
 from __future__ import annotations
 
 import bisect
-import heapq
+import hashlib
+import json
 import logging
 import os
-from collections.abc import Callable, Collection, Iterable, Sequence
+import threading
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from feedsvc.articles import find_article_files, is_article_path, read_source
+from lxml import etree
+
+from feedsvc.articles import find_article_files, is_article_path, read_article_bytes, read_source
+from feedsvc.assemble import assemble
 from feedsvc.config import Config
-from feedsvc.errors import ArticleError, ConfigError
-from feedsvc.feeds import RENDERERS
-from feedsvc.model import FEED_FILES, Article, BuildResult, Entry, Feed
-from feedsvc.normalise import normalise, to_entry
-from feedsvc.outputs import prepare_directory, write_gzip_copy, write_if_changed
+from feedsvc.errors import (
+    ArticleError,
+    BuildCancelled,
+    ConfigError,
+    EmptyFeedRefused,
+    display_path,
+)
+from feedsvc.model import ATOM_TYPE, FEED_FILES, JSON_TYPE, Article, BuildResult, Entry, FileKey
+from feedsvc.normalise import normalise
+from feedsvc.outputs import publish_files, read_published
 from feedsvc.render import Renderer
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-LARGE_FEED_BYTES = 1_000_000
 log = logging.getLogger("feedsvc.build")
 Progress = Callable[[Sequence[Path]], Iterable[Path]]
-FileKey = tuple[int, int, int]
+NO_KEY: FileKey = (-1, -1, -1)
 
 
 @dataclass
 class Parsed:
-    """One file's outcome, with the stat key it was read under.
+    """One file's outcome, with the key of the version it was read under.
 
     ``last_good`` is the article an earlier version of a now failing file gave: a file caught
     mid-write stays published as it was until it parses again or goes away.
@@ -40,6 +48,7 @@ class Parsed:
     error: ArticleError | None
     warnings: tuple[str, ...] = ()
     last_good: Article | None = None
+    digest: bytes = b""
 
     @property
     def published_article(self) -> Article | None:
@@ -51,16 +60,25 @@ class Parsed:
 class Catalog:
     """What earlier builds learned, so the next one redoes only what changed.
 
-    Articles are keyed by path and (size, mtime, inode); rendered entries by the Article
-    itself, which is immutable and hashable. A one-off build starts with an empty Catalog, so
-    it has no last good version of a failing file to fall back on.
+    Articles are keyed by path and (size, mtime, inode) as read; rendered entries (and the
+    articles that could not be rendered) by the Article itself, which is immutable and
+    hashable. A one-off build starts with an empty Catalog, so it has no last good version
+    of a failing file to fall back on unless one is restored.
     """
 
     config: Config
     parsed: dict[Path, Parsed] = field(default_factory=dict)
     entries: dict[Article, Entry] = field(default_factory=dict)
+    failures: dict[Article, ArticleError] = field(default_factory=dict)
     renderer: Renderer = field(default_factory=Renderer)
     files: list[Path] | None = None  # every article file, path order; None before a full scan
+    root: Path | None = None  # the articles directory, symlinks resolved, when last scanned
+    root_device: int | None = None
+    restored: dict[Path, Article] = field(default_factory=dict)
+
+    def restore_last_good(self, articles: Mapping[Path, Article]) -> None:
+        """Seed the last good versions an earlier process published (from its state file)."""
+        self.restored.update(articles)
 
 
 def build(
@@ -71,35 +89,36 @@ def build(
     write: bool = True,
     progress: Progress | None = None,
     changed: Collection[Path] | None = None,
+    cancel: threading.Event | None = None,
+    allow_empty: bool = False,
 ) -> BuildResult:
     """Read the articles, publish the ones due by ``now``, and write the feeds that changed.
 
     With ``changed`` (the paths a watcher saw change) and a catalog that has seen the whole
-    directory, only those paths are looked at again; otherwise every file is, and its stat
-    tells whether it must be read again. Rejected articles are reported in the result, never
-    raised; an unusable articles or output directory raises, and leaves the published feeds
-    as they were.
+    directory, only those paths are read again; otherwise every file is stat'ed, and read
+    again when its key changed (or, on a rescan, to compare its content). Rejected articles
+    are reported in the result, never raised. An unusable articles or output directory, or
+    a build that would empty published feeds (unless ``allow_empty``), raises and leaves the
+    published feeds as they were; so does ``cancel`` being set (BuildCancelled).
     """
     now = now or datetime.now(UTC)
     if catalog is None or catalog.config != config:
         catalog = Catalog(config)
-    root = config.articles.dir
-    if not root.is_dir():
-        raise ConfigError("articles.dir", f"no such directory: {root}")
+    warnings: list[str] = []
+    root = _articles_root(config, catalog, warnings)
     if catalog.files is not None and changed is not None and _all_articles(changed, root):
         files, present = _update_files(catalog.files, changed)
-        _refresh(catalog, files, present, progress, only=changed)
+        _refresh(catalog, root, files, present, progress, cancel, only=changed)
     else:
         files = find_article_files(root)
-        _refresh(catalog, files, set(files), progress)
+        _refresh(catalog, root, files, set(files), progress, cancel)
     catalog.files = files
 
     rejected: list[ArticleError] = []
-    warnings: list[str] = []
     drafts: list[Path] = []
     scheduled: list[Article] = []
     due: list[Article] = []
-    stale: list[Path] = []
+    stale: list[Article] = []
     for path in files:
         parsed = catalog.parsed[path]
         warnings.extend(parsed.warnings)
@@ -109,45 +128,61 @@ def build(
         if article is None:
             continue
         if parsed.error is not None:
-            stale.append(path)
+            stale.append(article)
         if article.draft:
             drafts.append(path)
         elif article.published > now:
             scheduled.append(article)
         else:
             due.append(article)
-    shown, duplicates = _newest_unique(due, config.feeds.max_items)
-    rejected.extend(duplicates)
+    documents = assemble(config, due, catalog.entries, catalog.failures, catalog.renderer)
+    rejected.extend(documents.rejected)
+    warnings.extend(documents.warnings)
 
-    written: list[Path] = []
-    unchanged: list[Path] = []
-    if write:  # a check renders nothing: what it reports is known without the bodies
-        feed = _feed(config, catalog, shown)
-        output = config.feeds.output
-        prepare_directory(output)
-        for name, _media_type in FEED_FILES:
-            path = output / name
-            content = RENDERERS[name](feed, config.feed_url(name))
-            if len(content) > LARGE_FEED_BYTES:
-                warnings.append(
-                    f"{name} is {len(content) / 1e6:.1f} MB: some aggregators drop feeds over"
-                    " 1 MB; consider a lower [feeds] max_items"
-                )
-            wrote = write_if_changed(path, content)
-            gzip_copy = content if config.feeds.gzip_copies else None
-            write_gzip_copy(path, gzip_copy, refresh=wrote)
-            (written if wrote else unchanged).append(path)
+    written: list[str] = []
+    if write:  # a check renders and emits the same entries, and writes nothing
+        _check_cancel(cancel)
+        if not documents.shown and not allow_empty:
+            _refuse_emptying(config)
+        written = publish_files(
+            config.feeds.output, documents.files, gzip_copies=config.feeds.gzip_copies
+        )
+    output = config.feeds.output
     return BuildResult(
-        entries=len(shown),
-        written=tuple(written),
-        unchanged=tuple(unchanged),
+        entries=len(documents.shown),
+        written=tuple(output / name for name in written),
+        unchanged=tuple(output / name for name, _ in documents.files if name not in written),
         rejected=tuple(sorted(rejected, key=lambda e: str(e.path))),
         warnings=tuple(warnings),
         drafts=tuple(drafts),
         scheduled=tuple(sorted(scheduled, key=lambda a: a.published)),
         articles=len(files),
-        stale=tuple(stale),
+        stale=tuple(article.path for article in stale),
+        stale_articles=tuple(stale),
     )
+
+
+def _articles_root(config: Config, catalog: Catalog, warnings: list[str]) -> Path:
+    """The articles directory with symlinks resolved now (a release switched with
+    ``ln -sfn`` is followed); a directory that moved or changed device starts a full scan."""
+    root = Path(os.path.realpath(config.articles.dir))
+    try:
+        device = os.stat(root).st_dev
+    except OSError:
+        device = None
+    if device is None or not root.is_dir():
+        raise ConfigError("articles.dir", f"no such directory: {display_path(config.articles.dir)}")
+    if catalog.root is not None and root != catalog.root:
+        log.info("the articles directory now resolves to %s", display_path(root))
+        catalog.files, catalog.parsed = None, {}
+    elif catalog.root_device is not None and device != catalog.root_device:
+        warnings.append(
+            f"the articles directory {display_path(root)} is on another device than at the last"
+            " build (a share mounted or unmounted?)"
+        )
+        catalog.files = None
+    catalog.root, catalog.root_device = root, device
+    return root
 
 
 def _all_articles(paths: Collection[Path], root: Path) -> bool:
@@ -171,84 +206,108 @@ def _update_files(files: list[Path], changed: Collection[Path]) -> tuple[list[Pa
 
 def _refresh(
     catalog: Catalog,
+    root: Path,
     files: list[Path],
     present: set[Path],
     progress: Progress | None,
+    cancel: threading.Event | None,
     only: Collection[Path] | None = None,
 ) -> None:
     """Parse the files (of ``only``, if given) that are new or changed since last seen;
-    ``present`` is ``files`` as a set."""
+    ``present`` is ``files`` as a set.
+
+    Paths a watcher named are read again whatever their stat says (a same-size rewrite
+    within one timestamp tick keeps the key). A rescan of a catalog that has seen the files
+    compares the content of those whose key is unchanged, for the same reason.
+    """
     gone = catalog.parsed.keys() - present if only is None else set(only) - present
     for path in gone:
         catalog.parsed.pop(path, None)
+        catalog.restored.pop(path, None)
+    rescan = only is None and catalog.files is not None
     candidates = files if only is None else [path for path in only if path in present]
     for path in progress(candidates) if progress else candidates:
-        try:
-            stat = os.stat(path)
-        except OSError:
-            key: FileKey = (-1, -1, -1)
-        else:
-            key = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        _check_cancel(cancel)
         known = catalog.parsed.get(path)
-        if known is None or known.key != key:
-            parsed = _parse(path, key, catalog)
-            if parsed.article is None and known is not None:
-                parsed.last_good = known.published_article
-            catalog.parsed[path] = parsed
+        if only is None and known is not None and _unchanged(path, known, compare=rescan):
+            continue
+        parsed = _parse(path, root, catalog)
+        if parsed.article is None:
+            parsed.last_good = known.published_article if known else catalog.restored.get(path)
+        else:
+            catalog.restored.pop(path, None)
+        catalog.parsed[path] = parsed
 
 
-def _parse(path: Path, key: FileKey, catalog: Catalog) -> Parsed:
+def _unchanged(path: Path, known: Parsed, *, compare: bool) -> bool:
+    """True when ``path`` still holds the version ``known`` was made from."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return False
+    if (status.st_size, status.st_mtime_ns, status.st_ino) != known.key:
+        return False
+    if not compare or not known.digest:
+        return True
+    try:
+        data, _key = read_article_bytes(path)
+    except (OSError, ArticleError):
+        return False
+    return hashlib.sha256(data).digest() == known.digest
+
+
+def _parse(path: Path, root: Path, catalog: Catalog) -> Parsed:
     """One file's outcome. Whatever goes wrong with one article stays that article's error:
     it never takes the others down."""
     try:
-        source = read_source(path, catalog.config.articles.dir)
+        source = read_source(path, root)
     except ArticleError as error:
-        return Parsed(key, None, error)
+        return Parsed(_stat_key(path), None, error)
     except Exception as exc:  # noqa: BLE001 (a bug, but one article's: reported, with its cause)
-        log.exception("unexpected error reading %s", path)
-        return Parsed(key, None, ArticleError(path, f"cannot read the article ({exc!r})"))
+        log.exception("unexpected error reading %s", display_path(path))
+        return Parsed(
+            _stat_key(path), None, ArticleError(path, f"cannot read the article ({exc!r})")
+        )
+    key, digest = source.key, source.digest
     try:
         article = normalise(source, catalog.config, catalog.renderer)
     except ArticleError as error:
-        return Parsed(key, None, error, source.warnings)
+        return Parsed(key, None, error, source.warnings, digest=digest)
     except Exception as exc:  # noqa: BLE001
-        log.exception("unexpected error understanding %s", path)
+        log.exception("unexpected error understanding %s", display_path(path))
         error = ArticleError(path, f"cannot understand the article ({exc!r})")
-        return Parsed(key, None, error, source.warnings)
-    return Parsed(key, article, None, source.warnings)
+        return Parsed(key, None, error, source.warnings, digest=digest)
+    return Parsed(key, article, None, source.warnings, digest=digest)
 
 
-def _newest_unique(due: list[Article], count: int) -> tuple[list[Article], list[ArticleError]]:
-    """The ``count`` newest articles, newest first; of two articles claiming one id, the one
-    whose path sorts first keeps it (``due`` is in path order)."""
-    owners: dict[str, Article] = {}
-    duplicates: list[ArticleError] = []
-    for article in due:
-        owner = owners.setdefault(article.entry_id, article)
-        if owner is not article:
-            message = f"the id {article.entry_id!r} is already used by {owner.path}"
-            duplicates.append(ArticleError(article.path, message))
-    newest = heapq.nlargest(
-        count, owners.values(), key=lambda a: (a.published, a.updated, a.entry_id)
-    )
-    return newest, duplicates
+def _stat_key(path: Path) -> FileKey:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return NO_KEY
+    return (status.st_size, status.st_mtime_ns, status.st_ino)
 
 
-def _feed(config: Config, catalog: Catalog, shown: list[Article]) -> Feed:
-    """The feed for the articles shown, rendering only those not rendered before."""
-    entries = {article: catalog.entries.get(article) for article in shown}
-    for article, entry in entries.items():
-        if entry is None:
-            entries[article] = to_entry(article, config, catalog.renderer)
-    catalog.entries = entries
-    ordered = tuple(entries[article] for article in shown)
-    return Feed(
-        title=config.site.title,
-        home_url=config.site.url,
-        description=config.description,
-        language=config.site.language,
-        author=config.site.author,
-        updated=max((entry.updated for entry in ordered), default=EPOCH),
-        entries=ordered,
-        hubs=config.ping.websub_hubs,
-    )
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise BuildCancelled()
+
+
+def _refuse_emptying(config: Config) -> None:
+    """Raise EmptyFeedRefused when a published feed still holds entries."""
+    for name, media_type in FEED_FILES:
+        published = read_published(config.feeds.output / name)
+        if published and _holds_entries(published, media_type):
+            raise EmptyFeedRefused(display_path(config.feeds.output / name))
+
+
+def _holds_entries(document: bytes, media_type: str) -> bool:
+    """True when a published feed document has at least one entry (unreadable: assume so)."""
+    try:
+        if media_type == JSON_TYPE:
+            return bool(json.loads(document).get("items"))
+        root = etree.fromstring(document, etree.XMLParser(resolve_entities=False, huge_tree=True))
+    except (ValueError, AttributeError, etree.XMLSyntaxError):
+        return True
+    entry = "{http://www.w3.org/2005/Atom}entry" if media_type == ATOM_TYPE else "channel/item"
+    return root.find(entry) is not None

@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_build(args: argparse.Namespace, config: Config) -> int:
     """``feedsvc build``: write the feeds."""
-    result = build(config, progress=_progress(args))
+    result = build(config, progress=_progress(args), allow_empty=args.allow_empty)
     _report(result)
     changed = ", ".join(path.name for path in result.written) or "nothing (feeds unchanged)"
     log.info(
@@ -110,7 +110,10 @@ def run_status(args: argparse.Namespace, config: Config) -> int:
     """``feedsvc status``: the last build and the last ping outcome per endpoint."""
     from feedsvc.state import read_state
 
-    last_build, pings = read_state(config.state.path)
+    last_build, pings, failure = read_state(config.state.path)
+    if failure is not None:
+        when = failure.finished.astimezone().isoformat(timespec="seconds")
+        print(f"last build FAILED at {when}: {failure.error}")
     if last_build is None:
         print(f"no build recorded yet in {display_path(config.state.path)}")
     else:
@@ -169,10 +172,9 @@ def _configure_logging(verbosity: int) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, metavar="PATH", help="feedsvc.toml to read")
-    common.add_argument("-v", "--verbose", action="count", default=0, help="say more")
-    common.add_argument("-q", "--quiet", action="count", default=0, help="say only errors")
+    # The options every command takes, before or after its name: a subcommand's parser sets
+    # only what it is given (SUPPRESS), so `feedsvc -v build` keeps the -v.
+    common = _common_options(argparse.SUPPRESS)
     sources = argparse.ArgumentParser(add_help=False)
     sources.add_argument("--articles", metavar="DIR", help="the articles directory")
     sources.add_argument("--site-url", metavar="URL", help="the site's absolute URL")
@@ -184,8 +186,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="feedsvc",
         description="Publish valid RSS 2.0, Atom 1.0 and JSON Feed files from article files.",
-        parents=[common],
+        parents=[_common_options(None)],
     )
+    parser.set_defaults(verbose=0, quiet=0)
     parser.add_argument("--version", action="version", version=f"feedsvc {__version__}")
     commands = parser.add_subparsers(metavar="COMMAND", required=True)
 
@@ -198,8 +201,12 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(command=run)
         return sub
 
-    command("build", run_build, "write the feeds", sources).add_argument(
-        "--output", metavar="DIR", help="where the feeds are written"
+    build_command = command("build", run_build, "write the feeds", sources)
+    build_command.add_argument("--output", metavar="DIR", help="where the feeds are written")
+    build_command.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="publish empty feeds even over feeds that hold entries (refused otherwise)",
     )
     command("check", run_check, "read and report every article, write nothing", sources)
     serve = command("serve", run_serve, "serve the feeds over HTTP")
@@ -215,3 +222,13 @@ def _parser() -> argparse.ArgumentParser:
     command("ping", run_ping, "notify hubs and ping services now")
     command("status", run_status, "show the daemon's last build and pings")
     return parser
+
+
+def _common_options(default: object) -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", type=Path, metavar="PATH", default=default, help="feedsvc.toml to read"
+    )
+    common.add_argument("-v", "--verbose", action="count", default=default, help="say more")
+    common.add_argument("-q", "--quiet", action="count", default=default, help="say only errors")
+    return common

@@ -44,6 +44,7 @@ class Source:
     draft: bool = False
     warnings: tuple[str, ...] = ()
     key: FileKey = (-1, -1, -1)  # from the fstat of the descriptor the text was read through
+    digest: bytes = b""  # SHA-256 of the file's bytes: a rescan compares content, not stat
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,8 @@ class Feed:
 class BuildResult:
     """What a build saw and did.
 
-    ``stale`` names the rejected files whose last good version is still published.
+    ``stale`` names the rejected files whose last good version is still published, and
+    ``stale_articles`` are those versions.
     """
 
     entries: int
@@ -112,3 +114,4 @@ class BuildResult:
     scheduled: tuple[Article, ...] = ()
     articles: int = 0
     stale: tuple[Path, ...] = ()
+    stale_articles: tuple[Article, ...] = ()

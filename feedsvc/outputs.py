@@ -1,64 +1,62 @@
-"""Writing feed files: atomically, and only when their bytes changed."""
+"""Writing feed files: all of a build's files together, atomically, and only when their bytes
+changed."""
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import os
 import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from feedsvc.errors import PublishError
 
 FILE_MODE = 0o644
+TEMPORARY_SUFFIX = ".tmp"
 
 
-def write_if_changed(path: Path, content: bytes) -> bool:
-    """Replace ``path`` with ``content`` atomically unless it already holds exactly that.
+def publish_files(
+    directory: Path, files: Sequence[tuple[str, bytes]], *, gzip_copies: bool = False
+) -> list[str]:
+    """Make ``directory`` hold each (name, bytes) of ``files``; returns the names written.
 
-    Returns True when the file was written. A reader sees the old file or the new one,
-    never a mix: the bytes go to a temporary file in the same directory, are flushed and
-    fsynced, then renamed over the old name.
+    Every new version is written to a temporary file and fsynced before the first one is
+    renamed over its old name, so a failure (a full disk, a kill) while writing leaves every
+    old file as it was, and the renames that follow take microseconds. With ``gzip_copies``
+    each file gets a ``.gz`` copy that is checked against it at every build, so a copy can
+    never stay out of step with its feed; without, stale copies are removed. One build at a
+    time writes (an advisory lock in the directory), and it first removes the temporaries
+    that a killed build left behind.
     """
+    prepare_directory(directory)
+    with _write_lock(directory):
+        remove_leftovers(directory, [name for name, _ in files])
+        wanted = [(directory / name, content) for name, content in files]
+        changes = [(path, content) for path, content in wanted if _differs(path, content)]
+        written = [path.name for path, _ in changes]
+        copies = [(_copy_path(path), content) for path, content in wanted]
+        if gzip_copies:
+            stale = [
+                (copy, content) for copy, content in copies if not _holds_gzip_of(copy, content)
+            ]
+            changes += [(copy, _gzip(content)) for copy, content in stale]
+        _replace_all(changes)
+        if not gzip_copies:
+            for copy, _content in copies:
+                _remove(copy)
+    return written
+
+
+def read_published(path: Path) -> bytes | None:
+    """The bytes published at ``path``, None when there is no such file."""
     try:
-        if path.read_bytes() == content:
-            return False
+        return path.read_bytes()
     except FileNotFoundError:
-        pass
+        return None
     except OSError as exc:
         raise PublishError(str(path), f"cannot read the published file ({exc.strerror})") from None
-    try:
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
-        raise PublishError(str(path.parent), f"cannot write here ({exc.strerror})") from None
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, FILE_MODE)
-        os.replace(temporary, path)
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
-        raise PublishError(str(path), f"cannot write the file ({exc.strerror})") from None
-    _sync_directory(path.parent)
-    return True
-
-
-def write_gzip_copy(path: Path, content: bytes | None, *, refresh: bool) -> None:
-    """Keep ``path``.gz in step with ``path``: gzip's bytes of ``content`` (no timestamp, so
-    the same content gives the same bytes), or no copy at all when ``content`` is None.
-
-    A web server sending precompressed files (nginx's gzip_static) would otherwise send a
-    stale copy. ``refresh`` says the content changed; else an existing copy is kept as is.
-    """
-    copy = path.with_name(path.name + ".gz")
-    if content is None:
-        try:
-            copy.unlink(missing_ok=True)
-        except OSError as exc:
-            raise PublishError(str(copy), f"cannot remove ({exc.strerror})") from None
-    elif refresh or not copy.exists():
-        write_if_changed(copy, gzip.compress(content, compresslevel=9, mtime=0))
 
 
 def prepare_directory(directory: Path) -> None:
@@ -73,15 +71,107 @@ def prepare_directory(directory: Path) -> None:
         raise PublishError(str(directory), "the directory is not writable")
 
 
+def remove_leftovers(directory: Path, names: Sequence[str]) -> None:
+    """Remove the temporary files a killed build left for any of ``names`` (or their copies)."""
+    for name in names:
+        for base in (name, name + ".gz"):
+            for leftover in directory.glob(f".{base}.*{TEMPORARY_SUFFIX}"):
+                _remove(leftover)
+
+
+def _differs(path: Path, content: bytes) -> bool:
+    return read_published(path) != content
+
+
+def _holds_gzip_of(copy: Path, content: bytes) -> bool:
+    """True when ``copy`` decompresses to ``content`` (cheaper than compressing again)."""
+    published = read_published(copy)
+    if published is None:
+        return False
+    try:
+        return gzip.decompress(published) == content
+    except (OSError, EOFError):  # a truncated or foreign file: write a good one
+        return False
+
+
+def _gzip(content: bytes) -> bytes:
+    """gzip's bytes of ``content`` without a timestamp, so the same content gives the same bytes
+    (for nginx's gzip_static and its strong ETags)."""
+    return gzip.compress(content, compresslevel=9, mtime=0)
+
+
+def _copy_path(path: Path) -> Path:
+    return path.with_name(path.name + ".gz")
+
+
+def _replace_all(changes: Sequence[tuple[Path, bytes]]) -> None:
+    """Write every change to a synced temporary first, then rename them all into place."""
+    if not changes:
+        return
+    temporaries: list[tuple[Path, Path]] = []
+    try:
+        for path, content in changes:
+            temporaries.append((_write_temporary(path, content), path))
+        for temporary, path in temporaries:
+            try:
+                os.replace(temporary, path)
+            except OSError as exc:
+                raise PublishError(str(path), f"cannot replace the file ({exc.strerror})") from exc
+    finally:
+        for temporary, _path in temporaries:
+            _remove(temporary)
+    _sync_directory(changes[0][0].parent)
+
+
+def _write_temporary(path: Path, content: bytes) -> Path:
+    try:
+        descriptor, name = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX, dir=path.parent
+        )
+    except OSError as exc:
+        raise PublishError(str(path.parent), f"cannot write here ({exc.strerror})") from exc
+    temporary = Path(name)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, FILE_MODE)
+    except OSError as exc:
+        _remove(temporary)
+        raise PublishError(str(path), f"cannot write the file ({exc.strerror})") from exc
+    return temporary
+
+
+@contextmanager
+def _write_lock(directory: Path) -> Iterator[None]:
+    """Hold the directory's write lock (flock on the directory itself: no lock file to serve),
+    so a CLI build and a daemon never interleave their files or remove each other's
+    temporaries."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise PublishError(str(directory), f"cannot lock the directory ({exc.strerror})") from exc
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise PublishError(str(path), f"cannot remove ({exc.strerror})") from exc
+
+
 def _sync_directory(directory: Path) -> None:
-    """Make the rename itself durable."""
+    """Make the renames themselves durable."""
     try:
         descriptor = os.open(directory, os.O_RDONLY)
     except OSError:
         return
-    try:
+    with suppress(OSError):
         os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
+    os.close(descriptor)

@@ -6,9 +6,11 @@ import os
 from pathlib import Path
 
 import feedparser
+import pytest
 
 from feedsvc.build import Catalog, build
 from feedsvc.config import Config, config_from_dict
+from feedsvc.errors import EmptyFeedRefused
 
 GOOD = "# Good title\n\nText.\n\n---\n\nPublished: 2025-06-02 09:00 UTC\n"
 HALF = "---\ntitle: Rewritten\n"
@@ -73,8 +75,11 @@ def test_deleted_failing_file_leaves_the_feeds(tmp_path: Path) -> None:
     rewrite(path, HALF)
     build(config, catalog=catalog)
     path.unlink()
-    build(config, catalog=catalog)
-    assert titles(tmp_path) == []
+    with pytest.raises(EmptyFeedRefused):
+        build(config, catalog=catalog)
+    assert titles(tmp_path) == ["Good title"]  # emptying the feeds is refused...
+    build(config, catalog=catalog, allow_empty=True)
+    assert titles(tmp_path) == []  # ...unless asked for
 
 
 def test_one_off_build_has_no_last_good_version(tmp_path: Path) -> None:
@@ -82,7 +87,7 @@ def test_one_off_build_has_no_last_good_version(tmp_path: Path) -> None:
     path.write_text(GOOD)
     build(config)
     rewrite(path, HALF)
-    result = build(config)
+    result = build(config, allow_empty=True)
     assert titles(tmp_path) == []
     assert result.stale == () and len(result.rejected) == 1
 

@@ -8,31 +8,33 @@ from pathlib import Path
 import pytest
 
 from feedsvc.errors import PublishError
-from feedsvc.outputs import prepare_directory, write_gzip_copy, write_if_changed
+from feedsvc.outputs import prepare_directory, publish_files
 
 
-def test_writes_a_new_file_readable_by_all(tmp_path: Path) -> None:
-    path = tmp_path / "rss.xml"
-    assert write_if_changed(path, b"<rss/>") is True
-    assert path.read_bytes() == b"<rss/>"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o644
-    assert [p.name for p in tmp_path.iterdir()] == ["rss.xml"]
+def test_writes_new_files_readable_by_all(tmp_path: Path) -> None:
+    assert publish_files(tmp_path, [("rss.xml", b"<rss/>"), ("atom.xml", b"<feed/>")]) == [
+        "rss.xml",
+        "atom.xml",
+    ]
+    assert (tmp_path / "rss.xml").read_bytes() == b"<rss/>"
+    assert stat.S_IMODE((tmp_path / "atom.xml").stat().st_mode) == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["atom.xml", "rss.xml"]
 
 
 def test_unchanged_bytes_leave_the_file_untouched(tmp_path: Path) -> None:
     path = tmp_path / "rss.xml"
-    write_if_changed(path, b"same")
+    publish_files(tmp_path, [("rss.xml", b"same")])
     os.utime(path, ns=(1_000_000_000, 1_000_000_000))
     inode = path.stat().st_ino
-    assert write_if_changed(path, b"same") is False
+    assert publish_files(tmp_path, [("rss.xml", b"same")]) == []
     assert path.stat().st_mtime_ns == 1_000_000_000 and path.stat().st_ino == inode
 
 
 def test_changed_bytes_replace_the_file_with_a_new_inode(tmp_path: Path) -> None:
     path = tmp_path / "rss.xml"
-    write_if_changed(path, b"old")
+    publish_files(tmp_path, [("rss.xml", b"old")])
     with path.open("rb") as reader_holding_the_old_file:
-        assert write_if_changed(path, b"new") is True
+        assert publish_files(tmp_path, [("rss.xml", b"new")]) == ["rss.xml"]
         assert reader_holding_the_old_file.read() == b"old"
     assert path.read_bytes() == b"new"
 
@@ -43,19 +45,52 @@ def test_an_unusable_output_directory_is_a_publish_error(tmp_path: Path) -> None
     with pytest.raises(PublishError, match="cannot create"):
         prepare_directory(blocker / "public")
     with pytest.raises(PublishError):
-        write_if_changed(blocker / "rss.xml", b"x")
+        publish_files(blocker, [("rss.xml", b"x")])
 
 
-def test_a_gzip_copy_follows_its_file_and_goes_when_turned_off(tmp_path: Path) -> None:
-    path = tmp_path / "rss.xml"
-    write_if_changed(path, b"<rss>one</rss>")
-    write_gzip_copy(path, b"<rss>one</rss>", refresh=True)
+def test_leftover_temporaries_of_a_killed_build_are_removed(tmp_path: Path) -> None:
+    (tmp_path / ".rss.xml.k3j2_x.tmp").write_bytes(b"half a fee")
+    (tmp_path / ".atom.xml.gz.abc.tmp").write_bytes(b"")
+    (tmp_path / ".unrelated.tmp").write_bytes(b"someone else's")
+    publish_files(tmp_path, [("rss.xml", b"<rss/>"), ("atom.xml", b"<feed/>")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".unrelated.tmp", "atom.xml", "rss.xml"]
+
+
+def test_gzip_copies_follow_their_files_and_go_when_turned_off(tmp_path: Path) -> None:
     copy = tmp_path / "rss.xml.gz"
+    publish_files(tmp_path, [("rss.xml", b"<rss>one</rss>")], gzip_copies=True)
     assert gzip.decompress(copy.read_bytes()) == b"<rss>one</rss>"
     first = copy.read_bytes()
-    write_gzip_copy(path, b"<rss>one</rss>", refresh=True)
+    publish_files(tmp_path, [("rss.xml", b"<rss>one</rss>")], gzip_copies=True)
     assert copy.read_bytes() == first  # deterministic: no timestamp inside
-    write_gzip_copy(path, b"<rss>two</rss>", refresh=True)
+    publish_files(tmp_path, [("rss.xml", b"<rss>two</rss>")], gzip_copies=True)
     assert gzip.decompress(copy.read_bytes()) == b"<rss>two</rss>"
-    write_gzip_copy(path, None, refresh=False)
+    publish_files(tmp_path, [("rss.xml", b"<rss>two</rss>")])
     assert not copy.exists()
+
+
+@pytest.mark.parametrize("damage", [b"", b"\x1f\x8b truncated", None])
+def test_a_gzip_copy_out_of_step_is_mended_though_its_feed_is_unchanged(
+    tmp_path: Path, damage: bytes | None
+) -> None:
+    copy = tmp_path / "rss.xml.gz"
+    publish_files(tmp_path, [("rss.xml", b"<rss>one</rss>")], gzip_copies=True)
+    if damage is None:
+        copy.write_bytes(gzip.compress(b"<rss>an older version</rss>"))
+    else:
+        copy.write_bytes(damage)
+    assert publish_files(tmp_path, [("rss.xml", b"<rss>one</rss>")], gzip_copies=True) == []
+    assert gzip.decompress(copy.read_bytes()) == b"<rss>one</rss>"
+
+
+def test_a_write_that_fails_midway_keeps_every_old_file(tmp_path: Path) -> None:
+    publish_files(tmp_path, [("rss.xml", b"old rss"), ("atom.xml", b"old atom")])
+    # A directory in the way of the second file's rename: its temporary is written, then the
+    # rename fails, so neither file may have moved.
+    (tmp_path / "atom.xml").unlink()
+    (tmp_path / "atom.xml").mkdir()
+    (tmp_path / "atom.xml" / "x").write_text("keeps the directory non-empty")
+    with pytest.raises(PublishError):
+        publish_files(tmp_path, [("atom.xml", b"new atom"), ("rss.xml", b"new rss")])
+    assert (tmp_path / "rss.xml").read_bytes() == b"old rss"
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -1,0 +1,205 @@
+"""The feeds' documents for the due articles: each entry rendered and emitted inside its own
+error boundary, so one article that cannot be shown is rejected by name and the next one
+takes its place."""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Callable, Iterable, MutableMapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from feedsvc.config import Config
+from feedsvc.errors import ArticleError
+from feedsvc.feeds import RENDERERS
+from feedsvc.model import FEED_FILES, Article, Entry, Feed
+from feedsvc.normalise import to_entry
+from feedsvc.render import Renderer
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# libxml2 (lxml, feedparser's parser, many readers) refuses a text node over 10,000,000 bytes,
+# and aggregators drop feeds far smaller: an entry or a feed past these is never written.
+MAX_ENTRY_BYTES = 2 * 2**20
+MAX_FEED_BYTES = 8 * 2**20
+LARGE_FEED_BYTES = 1_000_000
+log = logging.getLogger("feedsvc.assemble")
+
+
+@dataclass(frozen=True)
+class Documents:
+    """A build's feeds: the articles shown, each feed file's bytes, and what went wrong."""
+
+    shown: tuple[Article, ...]
+    files: tuple[tuple[str, bytes], ...]
+    rejected: tuple[ArticleError, ...]
+    warnings: tuple[str, ...]
+
+
+def assemble(
+    config: Config,
+    due: list[Article],
+    entries: MutableMapping[Article, Entry],
+    failures: MutableMapping[Article, ArticleError],
+    renderer: Renderer,
+) -> Documents:
+    """The feeds for the newest ``max_items`` of ``due`` (in path order) that can be shown.
+
+    ``entries`` and ``failures`` carry what earlier builds rendered or rejected, so each
+    article is rendered once; both are trimmed to the articles of this build.
+    """
+    candidates = [article for article in due if article not in failures]
+    crowded: dict[Article, ArticleError] = {}  # depends on the other entries: never kept
+    while True:
+        shown, duplicates = newest_unique(candidates, config.feeds.max_items)
+        rendered = _render(config, shown, entries, failures, crowded, renderer)
+        if rendered is None:
+            candidates = [a for a in candidates if a not in failures and a not in crowded]
+            continue
+        feed = _feed(config, rendered)
+        files, broken = _emit(config, feed, dict(zip(rendered, shown, strict=True)))
+        if broken:
+            failures.update(broken)
+            candidates = [article for article in candidates if article not in broken]
+            continue
+        break
+    _keep_only(entries, shown)
+    _keep_only(failures, due)
+    warnings = [
+        f"{name} is {len(content) / 1e6:.1f} MB: some aggregators drop feeds over 1 MB;"
+        " consider a lower [feeds] max_items"
+        for name, content in files
+        if len(content) > LARGE_FEED_BYTES
+    ]
+    rejected = [
+        *duplicates,
+        *(failures.get(a) or crowded[a] for a in due if a in failures or a in crowded),
+    ]
+    return Documents(tuple(shown), files, tuple(rejected), tuple(warnings))
+
+
+def newest_unique(due: list[Article], count: int) -> tuple[list[Article], list[ArticleError]]:
+    """The ``count`` newest articles, newest first; of two articles claiming one id, the one
+    whose path sorts first keeps it (``due`` is in path order)."""
+    owners: dict[str, Article] = {}
+    duplicates: list[ArticleError] = []
+    for article in due:
+        owner = owners.setdefault(article.entry_id, article)
+        if owner is not article:
+            message = f"the id {article.entry_id!r} is already used by {owner.path}"
+            duplicates.append(ArticleError(article.path, message))
+    newest = heapq.nlargest(
+        count, owners.values(), key=lambda a: (a.published, a.updated, a.entry_id)
+    )
+    return newest, duplicates
+
+
+def _render(
+    config: Config,
+    shown: list[Article],
+    entries: MutableMapping[Article, Entry],
+    failures: MutableMapping[Article, ArticleError],
+    crowded: MutableMapping[Article, ArticleError],
+    renderer: Renderer,
+) -> list[Entry] | None:
+    """Each shown article's entry, rendered once; None when some could not be (they are
+    then in ``failures``) or would take the feed past its size limit (in ``crowded``)."""
+    rendered: list[Entry] = []
+    total = 0
+    for article in shown:
+        entry = entries.get(article)
+        if entry is None:
+            entry = _guarded(article, failures, lambda a=article: to_entry(a, config, renderer))
+            if entry is None:
+                continue
+            entries[article] = entry
+        size = _entry_bytes(entry)
+        if size > MAX_ENTRY_BYTES:
+            failures[article] = ArticleError(
+                article.path,
+                f"too large to publish: its entry is {size / 2**20:.1f} MiB"
+                f" (at most {MAX_ENTRY_BYTES // 2**20} MiB)",
+            )
+        elif total + size > MAX_FEED_BYTES:
+            crowded[article] = ArticleError(
+                article.path,
+                f"would take the feeds past {MAX_FEED_BYTES // 2**20} MiB;"
+                " lower [feeds] max_items or shorten the newer articles",
+            )
+        else:
+            total += size
+            rendered.append(entry)
+    return rendered if len(rendered) == len(shown) else None
+
+
+def _emit(
+    config: Config, feed: Feed, articles: dict[Entry, Article]
+) -> tuple[tuple[tuple[str, bytes], ...], dict[Article, ArticleError]]:
+    """Every feed file's bytes; when a format cannot be written, the entries to blame."""
+    files = []
+    for name, _media_type in FEED_FILES:
+        try:
+            files.append((name, RENDERERS[name](feed, config.feed_url(name))))
+        except Exception as exc:  # noqa: BLE001 (narrowed to the entries below)
+            broken = _blame(config, feed, name, articles)
+            if not broken:
+                raise
+            log.debug("cannot write %s: %r", name, exc)
+            return (), broken
+    return tuple(files), {}
+
+
+def _blame(
+    config: Config, feed: Feed, name: str, articles: dict[Entry, Article]
+) -> dict[Article, ArticleError]:
+    """The entries that fail ``name``'s writer on their own, each as its article's error."""
+    broken: dict[Article, ArticleError] = {}
+    for entry, article in articles.items():
+        alone = replace(feed, entries=(entry,))
+        try:
+            RENDERERS[name](alone, config.feed_url(name))
+        except Exception as exc:  # noqa: BLE001 (this entry's fault, reported by name)
+            broken[article] = ArticleError(article.path, f"cannot be written as {name} ({exc})")
+    return broken
+
+
+def _guarded(
+    article: Article, failures: MutableMapping[Article, ArticleError], work: Callable[[], Entry]
+) -> Entry | None:
+    """``work()``, or None with the article's error recorded: one article never stops a build."""
+    try:
+        return work()
+    except ArticleError as error:
+        failures[article] = error
+    except Exception as exc:  # noqa: BLE001 (a bug, but one article's: reported, with its cause)
+        log.exception("unexpected error rendering %s", article.path)
+        failures[article] = ArticleError(article.path, f"cannot render the article ({exc!r})")
+    return None
+
+
+def _entry_bytes(entry: Entry) -> int:
+    return sum(len(text.encode("utf-8", "surrogatepass")) for text in _texts(entry))
+
+
+def _texts(entry: Entry) -> Iterable[str]:
+    yield from (entry.title, entry.summary, entry.content_html, entry.link, entry.entry_id)
+    yield from entry.tags
+
+
+def _keep_only(mapping: MutableMapping[Article, object], keep: Iterable[Article]) -> None:
+    wanted = set(keep)
+    for article in [article for article in mapping if article not in wanted]:
+        del mapping[article]
+
+
+def _feed(config: Config, entries: list[Entry]) -> Feed:
+    return Feed(
+        title=config.site.title,
+        home_url=config.site.url,
+        description=config.description,
+        language=config.site.language,
+        author=config.site.author,
+        updated=max((entry.updated for entry in entries), default=EPOCH),
+        entries=tuple(entries),
+        hubs=config.ping.websub_hubs,
+    )
