@@ -139,7 +139,7 @@ def test_sighup_reloads_and_a_broken_config_keeps_the_old_one(daemon: DaemonProc
 def test_status_reports_the_last_build(daemon: DaemonProcess) -> None:
     (daemon.articles / "bad.md").write_text("# No date here\n\nText.\n")
     daemon.wait_log("rejected articles/bad.md")
-    build, _ = read_state(daemon.root / "state.sqlite")
+    build = read_state(daemon.root / "state.sqlite").build
     assert build is not None and build.entries == 1 and build.articles == 2
     assert any("bad.md" in line for line in build.rejected)
 
@@ -163,7 +163,7 @@ def test_changed_feeds_are_pinged_and_unchanged_ones_not(tmp_path: Path) -> None
     topics = sorted(request["form"]["hub.topic"][0] for request in recorder.requests)
     base = "https://news.example.org/"
     assert topics == sorted([base + "atom.xml", base + "feed.json", base + "rss.xml"] * 2)
-    _, pings = read_state(tmp_path / "state.sqlite")
+    pings = read_state(tmp_path / "state.sqlite").pings
     assert len(pings) == 3 and all(ping.ok for ping in pings)
 
 
