@@ -63,6 +63,7 @@ class Daemon:
             loop.add_signal_handler(signum, self.stop, signum.name)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
         self._pinger = Pinger(self.config, self._remember_ping)
+        await self._pinger.resume_pending()  # what a stop or a kill left unsent
         tasks: list[asyncio.Task[None]] = []
         try:
             log.info(

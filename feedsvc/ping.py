@@ -25,7 +25,14 @@ from feedsvc import __version__
 from feedsvc.config import Config, PingConfig
 from feedsvc.errors import FeedsvcError
 from feedsvc.model import FEED_FILES
-from feedsvc.state import PingRecord, record_ping
+from feedsvc.state import (
+    PendingPing,
+    PingRecord,
+    add_pending,
+    read_pending,
+    record_ping,
+    remove_pending,
+)
 
 MAX_BACKOFF_S = 300.0
 # A Retry-After beyond this is not waited for: the attempt counts as failed.
@@ -139,7 +146,9 @@ class Pinger:
     """Sends notifications in the background, never more than one pending per message.
 
     A change that arrives while the same message is still pending (in flight or backing off)
-    asks for one more send after it, however many such changes arrive.
+    asks for one more send after it, however many such changes arrive. Each pending message is
+    kept in the state file until its outcome is final, so that a stop or a kill does not lose
+    it: `resume_pending` sends it at the next start.
     """
 
     def __init__(self, config: Config, on_outcome: Callable[[Outcome], None]) -> None:
@@ -152,28 +161,76 @@ class Pinger:
     def notify(self, changed: Iterable[str]) -> None:
         """Announce that the feeds at the URLs ``changed`` changed; returns at once."""
         for message in notifications_for(self.config, changed):
-            if message in self._pending:
-                self._again.add(message)
+            self._queue(message)
+
+    async def resume_pending(self) -> int:
+        """Send what an earlier process queued and never saw end; returns how many.
+
+        A message the configuration no longer asks for (a hub removed since) is dropped.
+        """
+        path = self.config.state.path
+        try:
+            kept = await asyncio.to_thread(read_pending, path)
+        except FeedsvcError as error:
+            log.warning("cannot read the pending pings: %s", error)
+            return 0
+        wanted = set(notifications_for(self.config, feed_urls(self.config)))
+        resumed = 0
+        for pending in kept:
+            message = Notification(pending.kind, pending.endpoint, pending.topic)  # type: ignore[arg-type]
+            if message in wanted:
+                log.info(
+                    "ping %s %s about %s: resumed", message.kind, message.endpoint, message.topic
+                )
+                self._queue(message)
+                resumed += 1
             else:
-                self._pending[message] = asyncio.create_task(self._deliver(message))
+                log.info(
+                    "ping %s %s: dropped, no longer configured", message.kind, message.endpoint
+                )
+                await self._keep(remove_pending, message)
+        return resumed
+
+    def _queue(self, message: Notification) -> None:
+        if message in self._pending:
+            self._again.add(message)
+        else:
+            self._pending[message] = asyncio.create_task(self._deliver(message))
 
     async def _deliver(self, message: Notification) -> None:
         try:
+            await self._keep(add_pending, message)
             while True:
                 self._again.discard(message)
                 outcome = await send(self._client, message, self.config)
                 # Recording may wait on the state file: not on the event loop.
                 await asyncio.to_thread(self._on_outcome, outcome)
                 if message not in self._again:
-                    return
+                    break
+            await self._keep(remove_pending, message)
         finally:
             del self._pending[message]
 
+    async def _keep(
+        self, change: Callable[[Path, PendingPing], None], message: Notification
+    ) -> None:
+        """Add or remove ``message`` among the pending pings of the state file."""
+        pending = PendingPing(message.kind, message.endpoint, message.topic)
+        try:
+            await asyncio.to_thread(change, self.config.state.path, pending)
+        except FeedsvcError as error:
+            log.warning("cannot keep the pending ping in the state file: %s", error)
+
     async def close(self) -> None:
-        """Abandon pending notifications (each is logged) and close the connections."""
+        """Stop sending (what is pending stays in the state file for the next start) and close
+        the connections."""
         for message, task in list(self._pending.items()):
             task.cancel()
-            log.warning("ping %s %s abandoned at shutdown", message.kind, message.endpoint)
+            log.warning(
+                "ping %s %s not delivered before shutdown: kept for the next start",
+                message.kind,
+                message.endpoint,
+            )
         await asyncio.gather(*self._pending.values(), return_exceptions=True)
         await self._client.aclose()
 

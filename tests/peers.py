@@ -52,8 +52,9 @@ class Recorder:
 
 
 @contextmanager
-def endpoint(recorder: Recorder) -> Iterator[str]:
-    """An HTTP endpoint that records each POST (path, headers, form, body) and answers as told."""
+def endpoint(recorder: Recorder, port: int = 0) -> Iterator[str]:
+    """An HTTP endpoint that records each POST (path, headers, form, body) and answers as told;
+    on ``port`` when given (a peer that comes up where it was down)."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
@@ -83,7 +84,7 @@ def endpoint(recorder: Recorder) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    with _serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as url:
+    with _serving(http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)) as url:
         yield url
 
 

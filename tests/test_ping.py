@@ -14,7 +14,10 @@ import pytest
 from feedsvc.build import build
 from feedsvc.config import Config, config_from_dict
 from feedsvc.ping import Notification, Pinger, feed_urls, notifications_for, send, send_all
-from feedsvc.state import read_state
+from feedsvc.state import read_pending, read_state
+from tests.daemon_process import DaemonProcess
+from tests.daemon_process import article as daemon_article
+from tests.daemon_process import toml as daemon_toml
 from tests.peers import (
     Recorder,
     endpoint,
@@ -198,7 +201,7 @@ def test_ping_command_exits_1_when_an_endpoint_fails_and_records_outcomes(tmp_pa
     assert done.returncode == 1, done.stderr
     assert "1 of 2 notifications delivered" in done.stdout
     assert len(calls) == 1
-    _, pings = read_state(tmp_path / "state.sqlite")
+    pings = read_state(tmp_path / "state.sqlite").pings
     assert {(p.endpoint, p.ok) for p in pings} == {(good, True), (bad, False)}
     status = subprocess.run(
         [sys.executable, "-m", "feedsvc", "status", "--config", "feedsvc.toml"],
@@ -228,3 +231,28 @@ def test_send_logs_endpoint_and_result(
     outcome = asyncio.run(once())
     assert not outcome.ok
     assert any(url in r.message and "failed" in r.message for r in caplog.records)
+
+
+def test_ping_pending_at_a_kill_is_sent_after_restart(tmp_path: Path) -> None:
+    hub = refused_url()
+    ping = f'[ping]\nwebsub_hubs = ["{hub}"]\ntimeout_s = 1\nmax_attempts = 100\nbackoff_s = 0.2\n'
+    daemon = DaemonProcess(tmp_path, daemon_toml(extra=ping))
+    (daemon.articles / "story.md").write_text(daemon_article("A story"))
+    daemon.start()
+    try:
+        daemon.wait_log(f"ping {hub}: ConnectError", count=3)
+    finally:
+        daemon.kill()
+    assert read_pending(tmp_path / "state.sqlite")
+    recorder = Recorder()
+    with endpoint(recorder, port=int(hub.rsplit(":", 1)[1].rstrip("/"))):
+        daemon.start()
+        try:
+            wait_until(lambda: len(recorder.requests) >= 3)
+            wait_until(lambda: not read_pending(tmp_path / "state.sqlite"))
+        finally:
+            assert daemon.stop() == 0
+    topics = sorted(request["form"]["hub.topic"][0] for request in recorder.requests)
+    base = "https://news.example.org/"
+    assert topics == [base + "atom.xml", base + "feed.json", base + "rss.xml"]
+    assert daemon.count("resumed") == 3
