@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,9 +11,12 @@ from pathlib import Path
 import feedparser
 import pytest
 
+from feedsvc.assemble import assemble
 from feedsvc.build import Catalog, build
 from feedsvc.config import Config
-from feedsvc.errors import ConfigError, PublishError
+from feedsvc.errors import ArticleError, ConfigError, PublishError
+from feedsvc.model import Article
+from feedsvc.render import Renderer
 from tests.conftest import FIXTURES, SEED, article
 from tests.feedcheck import check_atom, check_json, check_rss
 
@@ -311,3 +316,111 @@ def test_an_unexpected_failure_in_one_article_spares_the_others(
     assert result.entries == 1
     assert [error.path for error in result.rejected] == [cursed]
     assert "RuntimeError('a bug')" in str(result.rejected[0])
+
+
+def rewrite_keeping_stat(path: Path, text: str) -> None:
+    """Rewrite a file in place with as many bytes and the same mtime: as a coarse-timestamp
+    filesystem shows a same-size save within one tick, its (size, mtime, inode) unchanged."""
+    before = path.stat()
+    with path.open("r+", encoding="utf-8") as handle:
+        handle.write(text)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (
+        before.st_size,
+        before.st_mtime_ns,
+        before.st_ino,
+    )
+
+
+@pytest.mark.parametrize("told", [False, True], ids=["rescan", "watched"])
+def test_a_same_size_rewrite_within_one_tick_is_published(
+    write_article: Callable[..., Path], make_config: Callable[..., Config], told: bool
+) -> None:
+    path = write_article("story.md", article("Title AAAA", "Body.", "June 02, 2025"))
+    config = make_config()
+    catalog = Catalog(config)
+    build(config, now=NOW, catalog=catalog)
+    rewrite_keeping_stat(path, article("Title BBBB", "Body.", "June 02, 2025"))
+    build(config, now=NOW, catalog=catalog, changed=[path] if told else None)
+    assert [e.title for e in check_all(config)["rss.xml"].entries] == ["Title BBBB"]
+
+
+def test_a_rescan_reads_unchanged_files_but_keeps_their_articles(
+    write_article: Callable[..., Path], make_config: Callable[..., Config]
+) -> None:
+    path = write_article("story.md", article("Title", "Body.", "June 02, 2025"))
+    config = make_config()
+    catalog = Catalog(config)
+    build(config, now=NOW, catalog=catalog)
+    first = catalog.parsed[path]
+    build(config, now=NOW, catalog=catalog)
+    assert catalog.parsed[path] is first  # same content: nothing parsed again
+
+
+def test_a_switched_articles_symlink_is_followed(
+    tmp_path: Path, make_config: Callable[..., Config]
+) -> None:
+    releases = tmp_path / "releases"
+    for release in ("1", "2"):
+        (releases / release).mkdir(parents=True)
+        (releases / release / f"story-{release}.md").write_text(
+            article(f"Release {release}", "Body.", "June 02, 2025")
+        )
+    link = tmp_path / "current"
+    link.symlink_to(releases / "1")
+    config = make_config(articles={"dir": str(link)})
+    catalog = Catalog(config)
+    build(config, now=NOW, catalog=catalog)
+    switched = tmp_path / "current.new"
+    switched.symlink_to(releases / "2")
+    os.replace(switched, link)  # ln -sfn releases/2 current
+    build(config, now=NOW, catalog=catalog)
+    assert [e.title for e in check_all(config)["rss.xml"].entries] == ["Release 2"]
+
+
+def test_articles_on_another_device_than_before_are_warned_about(
+    articles_dir: Path, write_article: Callable[..., Path], make_config: Callable[..., Config]
+) -> None:
+    write_article("story.md", article("On the disk", "Body.", "June 02, 2025"))
+    config = make_config()
+    catalog = Catalog(config)
+    assert build(config, now=NOW, catalog=catalog).warnings == ()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(articles_dir)])
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        write_article("story.md", article("On the share", "Body.", "June 02, 2025"))
+        result = build(config, now=NOW, catalog=catalog)
+    finally:
+        subprocess.run(["umount", str(articles_dir)], check=True)
+    assert any("on another device" in warning for warning in result.warnings)
+    assert [e.title for e in check_all(config)["rss.xml"].entries] == ["On the share"]
+
+
+def test_an_entry_a_format_cannot_write_is_rejected_and_the_next_one_shown(
+    make_config: Callable[..., Config],
+) -> None:
+    """The emitting boundary: an entry lxml refuses (an id with a control character that
+    no reader check caught) costs its own article only."""
+    config = make_config(feeds={"max_items": 1})
+    good, bad = (
+        Article(
+            path=Path(f"/articles/{name}.md"),
+            slug=name,
+            entry_id=entry_id,
+            link=f"{SITE}{name}/",
+            title=name.title(),
+            published=datetime(2025, 6, day, tzinfo=UTC),
+            updated=datetime(2025, 6, day, tzinfo=UTC),
+            body="Body.",
+        )
+        for name, entry_id, day in (("good", "tag:x,2025:good", 1), ("bad", "tag:x,2025:a\x01b", 2))
+    )
+    failures: dict[Article, ArticleError] = {}
+    documents = assemble(config, [bad, good], {}, failures, Renderer())
+    assert documents.shown == (good,)
+    assert [error.path for error in documents.rejected] == [bad.path]
+    assert "cannot be written as rss.xml" in str(documents.rejected[0])
+    assert feedparser.parse(dict(documents.files)["rss.xml"]).entries[0].title == "Good"
+    assert set(failures) == {bad}  # remembered: not rendered again at the next build

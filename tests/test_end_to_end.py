@@ -75,7 +75,7 @@ def test_rejected_articles_are_one_line_each_and_the_rest_publish(site: Path) ->
 def test_verbose_says_what_was_built(site: Path) -> None:
     done = feedsvc("build", "-v", cwd=site)
     assert "built 1 entries from 1 files" in done.stderr
-    again = feedsvc("build", "-v", cwd=site)
+    again = feedsvc("-v", "build", cwd=site)  # before the command, as after it
     assert "feeds unchanged" in again.stderr
 
 
