@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
-from datetime import timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from string import Formatter
 from typing import Any
@@ -23,6 +25,24 @@ LANGUAGE_TAG = re.compile(
     r"(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*$"
 )
 DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+MAX_RESCAN = timedelta(days=366)
+# Paths kept as written (made absolute, not resolved through symlinks): the daemon follows
+# a symlinked articles directory switched to a new target (`ln -sfn releases/2 articles`).
+UNRESOLVED_PATHS = frozenset({"articles.dir"})
+# The keys a configuration file must set: without them every entry id would name localhost.
+REQUIRED_IN_FILE = (("site", "url"), ("site", "title"))
+# (low, high) for every number: anything else is a ConfigError, never an overflow later.
+RANGES: dict[str, tuple[float, float]] = {
+    "articles.summary_length": (20, 100_000),
+    "feeds.max_items": (1, 100_000),
+    "watch.debounce_ms": (0, 60_000),
+    "ping.timeout_s": (0.001, 3_600),
+    "ping.max_attempts": (1, 100),
+    "ping.backoff_s": (0, 3_600),
+    "serve.max_age_s": (0, 366 * 86_400),
+    "serve.max_requests_per_minute": (0, 1_000_000),
+    "serve.max_connections_per_client": (0, 1_000_000),
+}
 
 
 @dataclass(frozen=True)
@@ -91,6 +111,7 @@ class ServeConfig:
     bind: str = ""
     max_age_s: int = 300
     max_requests_per_minute: int = 0  # per client address; 0: no limit (behind a proxy, say)
+    max_connections_per_client: int = 64  # open at once per address; 0: no cap
 
 
 @dataclass(frozen=True)
@@ -149,6 +170,7 @@ def load_config(
     """
     data: dict[str, Any] = {}
     base = Path.cwd()
+    overrides = overrides or {}
     if path is None and Path(CONFIG_NAME).is_file():
         path = Path(CONFIG_NAME)
     if path is not None:
@@ -160,9 +182,19 @@ def load_config(
             raise ConfigError(str(path), "cannot read the configuration") from exc
         base = Path(path).resolve().parent
     config = config_from_dict(data, base)
-    for table, values in (overrides or {}).items():
+    for table, values in overrides.items():
         config = _override(config, table, {k: v for k, v in values.items() if v is not None})
+    if path is not None:
+        _require(data, overrides)
     return config
+
+
+def _require(data: dict[str, Any], overrides: dict[str, dict[str, Any]]) -> None:
+    """A configuration file sets the keys that give every entry its identity (or the command
+    line does); only with no file at all do the defaults stand in for them."""
+    for table, key in REQUIRED_IN_FILE:
+        if key not in data.get(table, {}) and overrides.get(table, {}).get(key) is None:
+            raise ConfigError(f"{table}.{key}", "must be set in the configuration file")
 
 
 def config_from_dict(data: dict[str, Any], base: Path) -> Config:
@@ -196,8 +228,13 @@ def _table(cls: type, name: str, raw: dict[str, Any], base: Path) -> Any:
     values = _coerce(cls, name, raw, base)
     for f in fields(cls):
         if f.name not in values and isinstance(getattr(defaults, f.name), Path):
-            values[f.name] = (base / getattr(defaults, f.name)).resolve()
+            values[f.name] = _absolute(f"{name}.{f.name}", base / getattr(defaults, f.name))
     return cls(**values)
+
+
+def _absolute(key: str, path: Path) -> Path:
+    """``path`` made absolute: resolved, except for the keys in UNRESOLVED_PATHS."""
+    return Path(os.path.abspath(path)) if key in UNRESOLVED_PATHS else path.resolve()
 
 
 def _coerce(cls: type, name: str, raw: dict[str, Any], base: Path) -> dict[str, Any]:
@@ -208,12 +245,13 @@ def _coerce(cls: type, name: str, raw: dict[str, Any], base: Path) -> dict[str, 
         if issubclass(expected, Path):
             if not isinstance(value, str | Path) or not str(value):
                 raise ConfigError(f"{name}.{key}", "must be a path")
-            value = (base / Path(value).expanduser()).resolve()  # as the watcher reports them
+            value = _absolute(f"{name}.{key}", base / Path(value).expanduser())
         elif expected is int:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ConfigError(f"{name}.{key}", f"must be a whole number, not {value!r}")
         elif expected is float:
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            finite = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+            if isinstance(value, bool) or not finite:
                 raise ConfigError(f"{name}.{key}", f"must be a number, not {value!r}")
             value = float(value)
         elif expected is tuple:
@@ -243,10 +281,6 @@ def validate(config: Config) -> Config:
             "articles.default_timezone",
             f"unknown time zone {config.articles.default_timezone!r}",
         ) from exc
-    if config.articles.summary_length < 20:
-        raise ConfigError("articles.summary_length", "must be at least 20")
-    if config.feeds.max_items < 1:
-        raise ConfigError("feeds.max_items", "must be at least 1")
     try:
         names = {name for _, name, _, _ in Formatter().parse(config.feeds.article_url) if name}
     except ValueError as exc:
@@ -262,19 +296,8 @@ def validate(config: Config) -> Config:
                 raise ConfigError(
                     f"ping.{key}", f"must hold absolute http(s) URLs, not {endpoint!r}"
                 )
-    if config.ping.timeout_s <= 0:
-        raise ConfigError("ping.timeout_s", "must be more than 0")
-    if config.ping.max_attempts < 1:
-        raise ConfigError("ping.max_attempts", "must be at least 1")
-    if config.ping.backoff_s < 0:
-        raise ConfigError("ping.backoff_s", "must not be negative")
-    _check_rescan(config.schedule.rescan, config.articles.default_timezone)
-    if config.watch.debounce_ms < 0:
-        raise ConfigError("watch.debounce_ms", "must not be negative")
-    if config.serve.max_age_s < 0:
-        raise ConfigError("serve.max_age_s", "must not be negative")
-    if config.serve.max_requests_per_minute < 0:
-        raise ConfigError("serve.max_requests_per_minute", "must not be negative")
+    _check_ranges(config)
+    _check_rescan(config)
     if config.serve.bind:
         parse_bind(config.serve.bind)
     site_url = _uri("site.url", config.site.url)
@@ -310,27 +333,43 @@ def parse_duration(text: str) -> timedelta:
     if not text.strip() or match is None:
         raise ValueError(f"not a duration: {text!r}")
     hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    return timedelta(hours=hours, minutes=minutes, seconds=seconds)
-
-
-def _check_rescan(rescan: str, timezone: str) -> None:
-    if len(rescan.split()) == 5:
-        from apscheduler.triggers.cron import CronTrigger  # only cron schedules need it
-
-        try:
-            CronTrigger.from_crontab(rescan, timezone=timezone)
-        except ValueError as exc:
-            raise ConfigError("schedule.rescan", f"invalid cron expression {rescan!r}") from exc
-        return
     try:
-        duration = parse_duration(rescan)
-    except ValueError:
-        raise ConfigError(
-            "schedule.rescan",
-            f"must be a duration such as '15m' or '1h30m', or a cron expression, not {rescan!r}",
-        ) from None
-    if duration < timedelta(seconds=1):
-        raise ConfigError("schedule.rescan", "must be at least one second")
+        return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"not a duration: {text!r}") from None
+
+
+def _check_ranges(config: Config) -> None:
+    for key, (low, high) in RANGES.items():
+        table, name = key.split(".")
+        value = getattr(getattr(config, table), name)
+        if not low <= value <= high:
+            raise ConfigError(key, f"must be between {low:g} and {high:g}, not {value!r}")
+
+
+def _check_rescan(config: Config) -> None:
+    """The rescan must be a schedule APScheduler can build and run (in UTC for durations),
+    firing at least once: found here, it is a ConfigError, not an overflow in the scheduler."""
+    from feedsvc.schedule import rescan_trigger  # only a schedule to check needs APScheduler
+
+    rescan = config.schedule.rescan
+    if len(rescan.split()) != 5:
+        try:
+            duration = parse_duration(rescan)
+        except ValueError:
+            raise ConfigError(
+                "schedule.rescan",
+                "must be a duration such as '15m' or '1h30m', or a cron expression,"
+                f" not {rescan!r}",
+            ) from None
+        if not timedelta(seconds=1) <= duration <= MAX_RESCAN:
+            raise ConfigError("schedule.rescan", f"must be between 1s and 366 days, not {rescan!r}")
+    try:
+        first = rescan_trigger(config).get_next_fire_time(None, datetime.now(UTC))
+    except (ValueError, OverflowError) as exc:
+        raise ConfigError("schedule.rescan", f"cannot be scheduled: {rescan!r}") from exc
+    if first is None:
+        raise ConfigError("schedule.rescan", f"never fires: {rescan!r}")
 
 
 def _is_http_url(text: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from apscheduler.job import Job
@@ -32,11 +32,13 @@ BuildRequest = Callable[[str, "Collection[Path] | None"], None]
 
 
 def rescan_trigger(config: Config) -> BaseTrigger:
-    """The trigger for ``[schedule] rescan``: an interval ("15m") or a cron expression."""
+    """The trigger for ``[schedule] rescan``: an interval ("15m", counted in UTC) or a cron
+    expression (in the articles' zone). Config validation builds it too, so it cannot fail here.
+    """
     rescan = config.schedule.rescan
     if len(rescan.split()) == 5:
         return CronTrigger.from_crontab(rescan, timezone=config.articles.default_timezone)
-    return IntervalTrigger(seconds=parse_duration(rescan).total_seconds())
+    return IntervalTrigger(seconds=parse_duration(rescan).total_seconds(), timezone=UTC)
 
 
 class Schedule:
@@ -45,8 +47,10 @@ class Schedule:
     def __init__(self, request_build: BuildRequest) -> None:
         self._request_build = request_build
         self._scheduler = AsyncIOScheduler(
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=UTC,
         )
+        self._unschedulable: dict[str, datetime] = {}  # job id: the date it could not take
 
     def start(self, config: Config) -> None:
         """Start the scheduler with the rescan job for ``config``."""
@@ -68,29 +72,55 @@ class Schedule:
 
     def plan(self, scheduled: Iterable[Article]) -> None:
         """Keep one job per future-dated article at its publish time: add the new ones,
-        move those whose date changed, remove those no longer scheduled."""
+        move those whose date changed, remove those no longer scheduled.
+
+        An article whose job cannot be added (a date APScheduler cannot hold) is that
+        article's error: logged once, by name, while the others are planned as usual.
+        """
         wanted = {PUBLISH_PREFIX + str(article.path): article for article in scheduled}
         for job in self._publish_jobs():
             if job.id not in wanted:
                 job.remove()
                 log.info("unscheduled %s", _job_path(job))
+        self._unschedulable = {
+            job_id: date for job_id, date in self._unschedulable.items() if job_id in wanted
+        }
         for job_id, article in wanted.items():
             job = self._scheduler.get_job(job_id)
             if job is not None and job.trigger.run_date == article.published:
                 continue
-            self._scheduler.add_job(
-                self._fire,
-                "date",
-                run_date=article.published,
-                args=[f"{display_path(article.path)} is due", [article.path]],
-                id=job_id,
-                name=article.title,
-                replace_existing=True,
-            )
+            if self._unschedulable.get(job_id) == article.published:
+                continue
+            try:
+                self._add_publish_job(job_id, article)
+            except (OverflowError, ValueError) as exc:
+                if job is not None:
+                    job.remove()
+                self._unschedulable[job_id] = article.published
+                log.error(
+                    "cannot schedule %s for %s: %s: %s",
+                    display_path(article.path),
+                    article.published.isoformat(),
+                    type(exc).__name__,
+                    exc,
+                )
+                continue
+            self._unschedulable.pop(job_id, None)
             verb = "rescheduled" if job is not None else "scheduled"
             log.info(
                 "%s %s for %s", verb, display_path(article.path), article.published.isoformat()
             )
+
+    def _add_publish_job(self, job_id: str, article: Article) -> None:
+        self._scheduler.add_job(
+            self._fire,
+            "date",
+            run_date=article.published,
+            args=[f"{display_path(article.path)} is due", [article.path]],
+            id=job_id,
+            name=article.title,
+            replace_existing=True,
+        )
 
     def due_times(self) -> dict[Path, datetime]:
         """When each scheduled article's job will run, by path."""

@@ -7,6 +7,8 @@ import pytest
 from feedsvc.config import Config, config_from_dict, load_config
 from feedsvc.errors import ConfigError
 
+SITE = '[site]\ntitle = "Example News"\nurl = "https://news.example.org/"\n'
+
 
 def test_defaults_apply_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
@@ -19,7 +21,7 @@ def test_defaults_apply_without_a_file(tmp_path: Path, monkeypatch: pytest.Monke
 def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
     path = tmp_path / "etc" / "feedsvc.toml"
     path.parent.mkdir()
-    path.write_text('[articles]\ndir = "../posts"\n[feeds]\noutput = "/srv/feeds"\n')
+    path.write_text(SITE + '[articles]\ndir = "../posts"\n[feeds]\noutput = "/srv/feeds"\n')
     config = load_config(path)
     assert config.articles.dir.resolve() == tmp_path / "posts"
     assert config.feeds.output == Path("/srv/feeds")
@@ -103,9 +105,65 @@ def test_malformed_urls_in_the_config_are_named(tmp_path: Path, data: dict, key:
     assert caught.value.key == key
 
 
-def test_paths_are_resolved_as_the_watcher_reports_them(tmp_path: Path) -> None:
+def test_the_articles_dir_is_absolute_but_not_resolved_through_symlinks(tmp_path: Path) -> None:
+    """The daemon follows a symlinked root switched to a new release: it must see the link."""
     real = tmp_path / "real"
     real.mkdir()
     (tmp_path / "link").symlink_to(real)
     config = config_from_dict({"articles": {"dir": "link/../link"}}, tmp_path)
-    assert config.articles.dir == real.resolve()
+    assert config.articles.dir == tmp_path / "link"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("", "site.url"),
+        ("# nothing but a comment\n", "site.url"),
+        ('[site]\ntitle = "Example News"\n', "site.url"),
+        ('[site]\nurl = "https://news.example.org/"\n', "site.title"),
+        ("[feeds]\nmax_items = 10\n", "site.url"),
+    ],
+)
+def test_a_config_file_must_set_the_site_url_and_title(tmp_path: Path, text: str, key: str) -> None:
+    path = tmp_path / "feedsvc.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.key == key
+
+
+def test_flags_count_as_setting_the_site_url_and_title(tmp_path: Path) -> None:
+    path = tmp_path / "feedsvc.toml"
+    path.write_text("")
+    flags = {"site": {"url": "https://flag.example/", "title": "Flagged"}}
+    config = load_config(path, flags)
+    assert (config.site.url, config.site.title) == ("https://flag.example/", "Flagged")
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"schedule": {"rescan": "99999999h"}}, "schedule.rescan"),
+        ({"schedule": {"rescan": "8785h"}}, "schedule.rescan"),
+        ({"schedule": {"rescan": "9" * 40 + "h"}}, "schedule.rescan"),
+        ({"schedule": {"rescan": "0 0 31 2 *"}}, "schedule.rescan"),
+        ({"ping": {"timeout_s": float("inf")}}, "ping.timeout_s"),
+        ({"ping": {"timeout_s": float("nan")}}, "ping.timeout_s"),
+        ({"ping": {"backoff_s": 1e300}}, "ping.backoff_s"),
+        ({"ping": {"max_attempts": 10**30}}, "ping.max_attempts"),
+        ({"watch": {"debounce_ms": 10**30}}, "watch.debounce_ms"),
+        ({"feeds": {"max_items": 10**30}}, "feeds.max_items"),
+        ({"serve": {"max_age_s": 10**30}}, "serve.max_age_s"),
+        ({"articles": {"summary_length": 10**30}}, "articles.summary_length"),
+    ],
+)
+def test_values_out_of_range_are_named(tmp_path: Path, data: dict, key: str) -> None:
+    """Caught while validating, not as an overflow inside the scheduler or a socket later."""
+    with pytest.raises(ConfigError) as caught:
+        config_from_dict(data, tmp_path)
+    assert caught.value.key == key
+
+
+def test_the_longest_rescan_is_366_days(tmp_path: Path) -> None:
+    config = config_from_dict({"schedule": {"rescan": "8784h"}}, tmp_path)
+    assert config.schedule.rescan == "8784h"

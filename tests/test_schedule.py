@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,10 @@ def test_rescan_duration_is_an_interval(rescan: str, seconds: int) -> None:
     trigger = rescan_trigger(config_with(rescan))
     assert isinstance(trigger, IntervalTrigger)
     assert trigger.interval == timedelta(seconds=seconds)
+
+
+def test_rescan_interval_is_counted_in_utc() -> None:
+    assert rescan_trigger(config_with("15m")).timezone == UTC
 
 
 def test_rescan_cron_expression_is_a_cron_trigger() -> None:
@@ -100,3 +105,33 @@ def test_a_due_article_requests_a_build_at_its_time() -> None:
     assert "later.md is due" in reason
     assert paths == [Path("/articles/later.md")]  # only the due article is looked at again
     assert 0 <= at - due.timestamp() < 0.5
+
+
+def test_an_article_whose_job_cannot_be_added_is_its_own_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """9999-12-31T23:59:59-12:00 is past the last datetime in UTC: APScheduler overflows."""
+    far = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-12)))
+    soon = datetime.now(UTC) + timedelta(hours=1)
+
+    async def scenario() -> list[dict[Path, datetime]]:
+        schedule = Schedule(lambda reason, paths: None)
+        schedule.start(config_with("1h"))
+        seen = []
+        schedule.plan([article("far", far), article("soon", soon)])
+        seen.append(schedule.due_times())
+        schedule.plan([article("far", far), article("soon", soon)])
+        schedule.plan([article("far", soon + timedelta(hours=1)), article("soon", soon)])
+        seen.append(schedule.due_times())
+        schedule.shutdown()
+        return seen
+
+    with caplog.at_level(logging.ERROR, logger="feedsvc.schedule"):
+        planned, fixed = asyncio.run(scenario())
+    assert planned == {Path("/articles/soon.md"): soon}
+    assert fixed == {
+        Path("/articles/soon.md"): soon,
+        Path("/articles/far.md"): soon + timedelta(hours=1),
+    }
+    errors = [record.getMessage() for record in caplog.records]
+    assert len(errors) == 1 and errors[0].startswith("cannot schedule /articles/far.md for 9999")
