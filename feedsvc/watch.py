@@ -6,20 +6,28 @@ The watcher only says *that* articles changed, one batch per burst; the build de
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import stat
 from collections.abc import AsyncIterator
 from contextlib import suppress
 from pathlib import Path
+from typing import NamedTuple
 
 import watchfiles
 from watchfiles import Change
 
 from feedsvc.articles import is_article_file
 from feedsvc.config import WatchConfig
+from feedsvc.errors import display_path
 
 # A burst that never pauses (a long rsync) is still built every so often.
 MAX_BURST_MS = 5_000
 NOTICE_STEP_MS = 50
 POLL_DELAY_MS = 300
+# How often the watcher checks that the articles root still names the directory it watches.
+ROOT_CHECK_S = 0.5
+log = logging.getLogger("feedsvc.watch")
 
 
 def is_relevant(change: Change, path: str, root: Path) -> bool:
@@ -40,32 +48,107 @@ def is_relevant(change: Change, path: str, root: Path) -> bool:
     return change == Change.added and target.is_dir()
 
 
+class RootKey(NamedTuple):
+    """Which directory the articles root names: its real path, device and inode."""
+
+    real: str
+    device: int
+    inode: int
+
+
+def root_key(root: Path) -> RootKey | None:
+    """The directory ``root`` names now (through any symlinks), or None when it names none."""
+    real = os.path.realpath(root)
+    try:
+        status = os.stat(real)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(status.st_mode):
+        return None
+    return RootKey(real, status.st_dev, status.st_ino)
+
+
 async def watch_articles(
     root: Path, config: WatchConfig, stop: asyncio.Event
-) -> AsyncIterator[set[Path]]:
-    """Yield the changed paths below ``root`` once per burst, until ``stop`` is set.
+) -> AsyncIterator[set[Path] | None]:
+    """Yield the changed paths once per burst, until ``stop`` is set; None when every file
+    must be looked at again because the directory ``root`` names was replaced.
+
+    ``root`` is resolved whenever watching (re)starts, and paths are yielded below the
+    resolved directory. Watching follows ``root``: when its directory is deleted and made
+    again (a re-clone) or a symlinked ``root`` is switched (``ln -sfn releases/2 articles``),
+    the new directory is watched once it exists, and None says so.
+    """
+    again = False
+    while not stop.is_set():
+        watched = root_key(root)
+        if watched is None:
+            log.warning("the articles directory %s is gone: waiting for it", display_path(root))
+            while (watched := root_key(root)) is None:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), ROOT_CHECK_S)
+                if stop.is_set():
+                    return
+            again = True
+        if again:
+            log.warning(
+                "watching the articles directory %s again: %s", display_path(root), watched.real
+            )
+        async for burst in _bursts(root, watched, config, stop, announce=again):
+            yield burst
+        if not stop.is_set() and root_key(root) is not None:
+            log.warning("the articles directory %s was replaced", display_path(root))
+        again = True
+
+
+async def _bursts(
+    root: Path, watched: RootKey, config: WatchConfig, stop: asyncio.Event, announce: bool
+) -> AsyncIterator[set[Path] | None]:
+    """Watch the directory ``watched`` until ``stop``, or until ``root`` names another
+    directory or none (checked every ``ROOT_CHECK_S``, and on the directory's own deletion).
+
+    With ``announce``, None comes first, once the watch is set up: files may have changed
+    while nothing watched them.
 
     A burst ends after ``debounce_ms`` without events (or ``MAX_BURST_MS`` into a burst that
     never pauses). watchfiles reports events every ``NOTICE_STEP_MS``; the quiet window is ours.
     """
-    root = root.resolve()
+    directory = Path(watched.real)
+    ended = asyncio.Event()  # stop, or the directory is no longer ``root``'s
     batches: asyncio.Queue[set[Path]] = asyncio.Queue()
+
+    def wanted(change: Change, path: str) -> bool:
+        return path == watched.real or is_relevant(change, path, directory)
 
     async def notice() -> None:
         async for changes in watchfiles.awatch(
-            root,
-            watch_filter=lambda change, path: is_relevant(change, path, root),
+            directory,
+            watch_filter=wanted,
             step=NOTICE_STEP_MS,
             debounce=MAX_BURST_MS,
-            stop_event=stop,
+            stop_event=ended,
             force_polling=config.poll,
             poll_delay_ms=POLL_DELAY_MS,
         ):
-            batches.put_nowait({Path(path) for _, path in changes})
+            if (Change.deleted, watched.real) in changes:
+                ended.set()
+                return
+            batches.put_nowait({Path(path) for _, path in changes if path != watched.real})
+
+    async def follow_root() -> None:
+        while not ended.is_set():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), ROOT_CHECK_S)
+            if stop.is_set() or root_key(root) != watched:
+                ended.set()
 
     noticing = asyncio.create_task(notice())
+    following = asyncio.create_task(follow_root())
     loop = asyncio.get_running_loop()
     try:
+        await asyncio.sleep(0)  # let the watch start before saying that it has
+        if announce:
+            yield None
         while True:
             first = asyncio.create_task(batches.get())
             await asyncio.wait({first, noticing}, return_when=asyncio.FIRST_COMPLETED)
@@ -80,8 +163,12 @@ async def watch_articles(
                     burst |= await asyncio.wait_for(batches.get(), quiet)
                 except TimeoutError:
                     break
-            yield burst
+            if ended.is_set():
+                return  # what changed in a directory that is no longer the root is moot
+            if burst:
+                yield burst
     finally:
-        noticing.cancel()
-        with suppress(asyncio.CancelledError):
-            await noticing
+        ended.set()
+        for task in (noticing, following):
+            task.cancel()
+        await asyncio.gather(noticing, following, return_exceptions=True)

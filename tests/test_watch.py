@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -88,3 +90,62 @@ def test_polling_sees_changes_too(tmp_path: Path) -> None:
 
     batches = asyncio.run(collect(tmp_path, WatchConfig(debounce_ms=50, poll=True), write))
     assert set().union(*batches) == {tmp_path / "story.md"}
+
+
+async def follow(root: Path, steps) -> list[set[Path] | None]:  # noqa: ANN001
+    """The batches seen while ``steps`` run in turn, each given a second to be noticed."""
+    stop = asyncio.Event()
+    batches: list[set[Path] | None] = []
+
+    async def watch() -> None:
+        async for paths in watch_articles(root, WatchConfig(debounce_ms=50), stop):
+            batches.append(paths)
+
+    task = asyncio.create_task(watch())
+    await asyncio.sleep(0.3)
+    for step in steps:
+        step()
+        await asyncio.sleep(1.0)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    return batches
+
+
+def test_a_deleted_and_recreated_root_is_watched_again(tmp_path: Path) -> None:
+    """A re-clone: inotify's watch died with the old directory; the new one is watched."""
+    root = tmp_path / "articles"
+    root.mkdir()
+
+    def reclone() -> None:
+        shutil.rmtree(root)
+        root.mkdir()
+
+    batches = asyncio.run(follow(root, [reclone, lambda: (root / "new.md").write_text("# New\n")]))
+    assert batches == [None, {root / "new.md"}]
+
+
+def test_a_symlinked_root_switched_to_a_new_target_is_followed(tmp_path: Path) -> None:
+    """`ln -sfn releases/2 articles`: the new release is watched, the old one no longer."""
+    one, two = tmp_path / "releases" / "1", tmp_path / "releases" / "2"
+    one.mkdir(parents=True)
+    two.mkdir()
+    root = tmp_path / "articles"
+    root.symlink_to(one)
+
+    def switch() -> None:
+        (tmp_path / "articles.new").symlink_to(two)
+        os.replace(tmp_path / "articles.new", root)
+
+    def write_both() -> None:
+        (one / "old.md").write_text("# Old\n")
+        (two / "new.md").write_text("# New\n")
+
+    batches = asyncio.run(follow(root, [switch, write_both]))
+    assert batches == [None, {two / "new.md"}]
+
+
+def test_a_root_that_goes_away_is_waited_for(tmp_path: Path) -> None:
+    root = tmp_path / "articles"
+    root.mkdir()
+    batches = asyncio.run(follow(root, [lambda: shutil.rmtree(root), lambda: root.mkdir()]))
+    assert batches == [None]
