@@ -2,6 +2,9 @@
 
 The watcher and the scheduler only decide *when* to build; `build()` decides how, one build
 at a time in a worker thread so the event loop stays free for signals, pings and systemd.
+A failed build is tried again with backoff. The builder or the watcher ending unexpectedly
+ends the process with exit 1, for systemd to restart it; the watchdog is fed only while the
+builder lives.
 """
 
 from __future__ import annotations
@@ -9,25 +12,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Coroutine
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from feedsvc.build import Catalog, build
 from feedsvc.config import Config
-from feedsvc.errors import FeedsvcError, display_path
-from feedsvc.model import BuildResult
+from feedsvc.errors import BuildCancelled, FeedsvcError, display_path
+from feedsvc.model import Article, BuildResult
 from feedsvc.notify import Notifier
 from feedsvc.ping import Outcome, Pinger, feed_urls, remember
 from feedsvc.schedule import Schedule
-from feedsvc.state import record_build
+from feedsvc.state import load_last_good, record_build, record_build_failure, save_last_good
 from feedsvc.watch import watch_articles
 
 # systemd's default stop timeout is 90 s; we promise 5.
 STOP_TIMEOUT_S = 4.5
 WATCH_RETRY_S = 5.0
+# A failed build is tried again after 1 s, then 2, 4, ... at most a minute apart.
+RETRY_FIRST_S = 1.0
+RETRY_MAX_S = 60.0
+T = TypeVar("T")
 log = logging.getLogger("feedsvc.daemon")
 
 
@@ -42,6 +51,7 @@ class Daemon:
         self._notifier = notifier
         self._catalog = Catalog(config)
         self._stop = asyncio.Event()
+        self._cancel = threading.Event()  # set on stop: the build in progress gives up
         self._wanted = asyncio.Event()
         self._reasons: list[str] = []
         self._changed: set[Path] | None = None  # None: the next build scans every file
@@ -49,11 +59,15 @@ class Daemon:
         self._rejected: set[str] = set()
         self._warned: set[str] = set()  # rejections and warnings are logged once, when new
         self._stale: set[Path] = set()
+        self._kept: dict[Path, Article] = {}  # the last good versions the state file holds
         self._status = "starting"
         self._schedule = Schedule(self.request_build)
         self._pinger: Pinger | None = None
         self._watch_stop = asyncio.Event()
         self._watcher: asyncio.Task[None] | None = None
+        self._builder_task: asyncio.Task[None] | None = None
+        self._retry_s = RETRY_FIRST_S
+        self._retry: asyncio.TimerHandle | None = None
         self._exit_code = 0
 
     async def run(self) -> int:
@@ -71,13 +85,15 @@ class Daemon:
                 display_path(self.config.articles.dir),
                 display_path(self.config.feeds.output),
             )
+            self._restore_last_good(self._catalog, self.config)
             self._start_watcher()
             self._schedule.start(self.config)
             await self._build("first build", first=True)
             if self._stop.is_set():
-                return 0
+                return self._exit_code
             self._notifier.ready(self._status)
-            tasks.append(asyncio.create_task(self._builder()))
+            self._builder_task = self._essential(self._builder(), "the builder")
+            tasks.append(self._builder_task)
             if self.config.serve.bind:
                 tasks.append(asyncio.create_task(self._serve(self.config)))
             if self._notifier.watchdog_s:
@@ -93,13 +109,7 @@ class Daemon:
         ``paths`` are the files a watcher saw change: a build that only has those to look at
         reads only them. Without paths the build looks at every file.
         """
-        if not self._reasons:
-            self._changed = set()
-        self._reasons.append(reason)
-        if paths is None or self._changed is None:
-            self._changed = None
-        else:
-            self._changed.update(paths)
+        self._queue(reason, paths)
         self._wanted.set()
 
     def request_reload(self) -> None:
@@ -109,12 +119,23 @@ class Daemon:
         self._wanted.set()
 
     def stop(self, why: str = "stop") -> None:
-        """SIGTERM/SIGINT: finish the build in progress, then exit."""
+        """SIGTERM/SIGINT: cancel the build in progress (it writes nothing), then exit."""
         if not self._stop.is_set():
             log.info("%s received: stopping", why)
             self._notifier.stopping()
+        self._cancel.set()
         self._stop.set()
         self._wanted.set()
+
+    def _queue(self, reason: str, paths: Collection[Path] | None) -> None:
+        """Add to what the next build looks at, without waking the builder."""
+        if not self._reasons:
+            self._changed = set()
+        self._reasons.append(reason)
+        if paths is None or self._changed is None:
+            self._changed = None
+        else:
+            self._changed.update(paths)
 
     async def _builder(self) -> None:
         while True:
@@ -135,22 +156,30 @@ class Daemon:
         self, reason: str, first: bool = False, changed: set[Path] | None = None
     ) -> None:
         log.info("build started: %s", reason)
-        config, catalog = self.config, self._catalog
+        config, catalog, cancel = self.config, self._catalog, self._cancel
+        if self._retry is not None:
+            self._retry.cancel()  # this build does what the retry was for
         started = time.monotonic()
         try:
-            result = await asyncio.to_thread(_build_and_record, config, catalog, changed)
+            result = await _in_thread(
+                lambda: _build_and_record(config, catalog, changed, cancel, self._kept)
+            )
+        except BuildCancelled:
+            log.info("build cancelled: stopping")
+            return
         except FeedsvcError as error:
             if first:
                 raise
             log.error("build failed: %s", error)
-            self._set_status(f"last build failed: {error}")
+            self._retry_later(changed, f"last build failed: {error}")
             return
         except Exception as exc:  # noqa: BLE001 (a bug: logged whole; the daemon keeps going)
             if first:
                 raise
             log.exception("build failed unexpectedly")
-            self._set_status(f"last build failed: {exc!r}")
+            self._retry_later(changed, f"last build failed: {exc!r}")
             return
+        self._retry_s = RETRY_FIRST_S
         elapsed_ms = (time.monotonic() - started) * 1000
         self._report(result, elapsed_ms)
         if self._stop.is_set():
@@ -158,6 +187,15 @@ class Daemon:
         self._schedule.plan(result.scheduled)
         if result.written and self._pinger is not None:
             self._pinger.notify(feed_urls(config, [path.name for path in result.written]))
+
+    def _retry_later(self, changed: set[Path] | None, status: str) -> None:
+        """Build again after a backoff that doubles up to RETRY_MAX_S: a failed build (output
+        unwritable, disk full) is not left failed until the next change or rescan."""
+        delay, self._retry_s = self._retry_s, min(self._retry_s * 2, RETRY_MAX_S)
+        log.info("retrying the build in %g s", delay)
+        self._set_status(f"{status}; retrying in {delay:g} s")
+        self._queue("retrying the failed build", changed)
+        self._retry = asyncio.get_running_loop().call_later(delay, self._wanted.set)
 
     def _report(self, result: BuildResult, elapsed_ms: float) -> None:
         rejected = {str(error) for error in result.rejected}
@@ -198,12 +236,25 @@ class Daemon:
             log.info("configuration reloaded: unchanged")
             self._notifier.ready(self._status)
             return
+        if config.site.url != self.config.site.url:
+            log.error(
+                "reload refused, keeping the old configuration: [site] url %s would become %s,"
+                " and with it every entry id (restart to change it on purpose)",
+                self.config.site.url,
+                config.site.url,
+            )
+            self._notifier.ready(self._status)
+            return
+        self._schedule.configure(config)
         old, self.config = self.config, config
-        self._catalog = Catalog(config)
+        catalog = Catalog(config)
+        self._restore_last_good(catalog, old)
+        if config.state.path != old.state.path:
+            self._kept = {}  # the new state file holds none yet
+        self._catalog = catalog
         self._rejected, self._warned, self._stale = set(), set(), set()
         if self._pinger is not None:
             self._pinger.config = config
-        self._schedule.configure(config)
         if (old.articles.dir, old.watch) != (config.articles.dir, config.watch):
             self._restart_watcher()
         served = (old.serve, old.feeds.output, old.site, old.ping.websub_hubs)
@@ -220,9 +271,37 @@ class Daemon:
         self.request_build("configuration reloaded")
         self._notifier.ready(self._status)
 
+    def _restore_last_good(self, catalog: Catalog, config: Config) -> None:
+        """Seed ``catalog`` with the last good versions kept in ``config``'s state file, so a
+        file caught half-written at a restart stays published as it was."""
+        try:
+            self._kept = load_last_good(config.state.path)
+        except FeedsvcError as error:
+            log.warning("cannot read the last good versions: %s", error)
+            return
+        catalog.restore_last_good(self._kept)
+
+    def _essential(self, work: Coroutine[object, object, None], what: str) -> asyncio.Task[None]:
+        """A task the daemon cannot do without: should it end while the daemon is not
+        stopping, that is logged and the daemon exits 1, for systemd to restart it."""
+
+        def ended(task: asyncio.Task[None]) -> None:
+            if task.cancelled():
+                return
+            error = task.exception()
+            if error is None and self._stop.is_set():
+                return
+            log.critical("%s ended unexpectedly; exiting to be restarted", what, exc_info=error)
+            self._exit_code = 1
+            self.stop(f"{what} failure")
+
+        task = asyncio.create_task(work)
+        task.add_done_callback(ended)
+        return task
+
     def _start_watcher(self) -> None:
         self._watch_stop = asyncio.Event()
-        self._watcher = asyncio.create_task(self._watch(self.config, self._watch_stop))
+        self._watcher = self._essential(self._watch(self.config, self._watch_stop), "the watcher")
 
     def _restart_watcher(self) -> None:
         self._watch_stop.set()
@@ -233,6 +312,9 @@ class Daemon:
         while not stop.is_set():
             try:
                 async for paths in watch_articles(root, config.watch, stop):
+                    if paths is None:
+                        self.request_build("the articles directory was replaced")
+                        continue
                     names = sorted(display_path(path) for path in paths)
                     more = f" and {len(names) - 3} more" if len(names) > 3 else ""
                     self.request_build(f"changed {', '.join(names[:3])}{more}", paths)
@@ -240,6 +322,8 @@ class Daemon:
                 log.error("cannot watch %s (%s); retrying in %g s", root, exc, WATCH_RETRY_S)
                 with suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), WATCH_RETRY_S)
+                if not stop.is_set():
+                    self.request_build("watching again after an error")
 
     async def _serve(self, config: Config) -> None:
         # Imported here: serving needs its own dependencies, only when [serve] bind is set.
@@ -253,8 +337,10 @@ class Daemon:
             self.stop("serve failure")
 
     async def _keep_watchdog(self, interval_s: float) -> None:
+        # Fed only while the builder lives: a daemon that can no longer build is not healthy.
         while not self._stop.is_set():
-            self._notifier.watchdog()
+            if self._builder_task is not None and not self._builder_task.done():
+                self._notifier.watchdog()
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), interval_s / 2)
 
@@ -267,9 +353,12 @@ class Daemon:
 
     async def _shut_down(self, tasks: list[asyncio.Task[None]]) -> None:
         deadline = time.monotonic() + STOP_TIMEOUT_S
+        if self._retry is not None:
+            self._retry.cancel()
         self._schedule.shutdown()
         self._watch_stop.set()
         self._stop.set()
+        self._cancel.set()
         self._wanted.set()
         waiting = [task for task in [*tasks, self._watcher] if task is not None]
         if waiting:
@@ -283,12 +372,70 @@ class Daemon:
 
 
 def _build_and_record(
-    config: Config, catalog: Catalog, changed: set[Path] | None = None
+    config: Config,
+    catalog: Catalog,
+    changed: set[Path] | None,
+    cancel: threading.Event,
+    kept: dict[Path, Article],
 ) -> BuildResult:
-    """One build, and its record in the state file (a worker thread runs this)."""
-    result = build(config, catalog=catalog, changed=changed)
+    """One build and its record in the state file, failed or not (a worker thread runs this).
+
+    The versions the feeds and the schedule hold are kept there too, when they changed
+    (``kept`` is what was saved last): a file caught half-written at the next start is
+    published as it was.
+    """
+    state = config.state.path
     try:
-        record_build(config.state.path, result, datetime.now(UTC))
+        result = build(config, catalog=catalog, changed=changed, cancel=cancel)
+    except BuildCancelled:
+        raise
+    except Exception as exc:
+        error = str(exc) if isinstance(exc, FeedsvcError) else repr(exc)
+        _keep_state(record_build_failure, state, error, datetime.now(UTC))
+        raise
+    _keep_state(record_build, state, result, datetime.now(UTC))
+    published = (*result.shown, *result.scheduled, *result.stale_articles)
+    last_good = {article.path: article for article in published}
+    if last_good != kept and _keep_state(save_last_good, state, last_good):
+        kept.clear()
+        kept.update(last_good)
+    return result
+
+
+def _keep_state(write: Callable[..., None], *args: object) -> bool:
+    """Write to the state file; failing to is a warning, never a failed build."""
+    try:
+        write(*args)
     except FeedsvcError as error:
         log.warning("cannot record the build: %s", error)
-    return result
+        return False
+    return True
+
+
+async def _in_thread(work: Callable[[], T]) -> T:
+    """Run ``work`` in a daemon thread: should it outlive a stop (a build yet to reach its
+    next cancel check), it does not hold the exiting process past the stop timeout, as a
+    thread of the default executor would."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        result: T | None = None
+        error: BaseException | None = None
+        try:
+            result = work()
+        except BaseException as exc:  # noqa: BLE001 (handed to the awaiting coroutine)
+            error = exc
+        with suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="feedsvc-build", daemon=True).start()
+    return await future

@@ -105,23 +105,6 @@ def test_future_article_appears_at_its_time(daemon: DaemonProcess) -> None:
     assert timedelta(0) <= late < timedelta(seconds=1.5)
 
 
-def test_sigterm_mid_build_finishes_it_and_exits_0(tmp_path: Path) -> None:
-    process = DaemonProcess(tmp_path, toml())
-    body = "A paragraph of words. " * 200
-    for number in range(3000):
-        (process.articles / f"a{number:04}.md").write_text(article(f"Story {number}", body=body))
-    process.start(wait_ready=False)
-    try:
-        process.wait_log("build started: first build")
-        process.signal(signal.SIGTERM)
-        assert process.stop() == 0
-        assert process.stop_took < 5
-        assert "built 50 entries from 3000 files" in process.log.read_text()
-        assert len(process.titles()) == 50
-    finally:
-        process.kill()
-
-
 def test_sighup_reloads_and_a_broken_config_keeps_the_old_one(daemon: DaemonProcess) -> None:
     daemon.config.write_text(daemon.config.read_text().replace("Example News", "Renamed News"))
     daemon.signal(signal.SIGHUP)
