@@ -69,9 +69,44 @@ class BuildCancelled(FeedsvcError):
     message = "build cancelled"
 
 
+class EmptyFeedRefused(PublishError):
+    """A build would take published feeds from some entries to none."""
+
+    message = (
+        "refusing to replace published entries with empty feeds (were the articles deleted,"
+        " or a share unmounted?); the published feeds are kept; run `feedsvc build"
+        " --allow-empty` to publish empty feeds on purpose"
+    )
+
+
 def display_path(path: Path) -> str:
-    """The path relative to the working directory where it lies below it, else as given."""
+    """The path relative to the working directory where it lies below it, else as given;
+    quoted and escaped when it holds anything unprintable, so a name cannot forge a log line."""
     try:
-        return str(path.relative_to(Path.cwd()))
+        shown = str(path.relative_to(Path.cwd()))
     except ValueError:
-        return str(path)
+        shown = str(path)
+    return shown if shown.isprintable() else _escaped(shown)
+
+
+def quote_value(value: object, limit: int = 80) -> str:
+    """A value as a message shows it: quoted, escaped like repr, and cut to ``limit``
+    characters, so a rejection never echoes a huge or multi-line value."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return _escaped(text)
+
+
+def _escaped(text: str) -> str:
+    """``text`` in single quotes, with undecodable bytes of a file name (surrogate escapes)
+    as ``\\xff``, other unprintables, quotes and backslashes escaped as in Python."""
+    parts = []
+    for char in text:
+        if "\udc80" <= char <= "\udcff":
+            parts.append(f"\\x{ord(char) - 0xDC00:02x}")
+        elif char.isprintable() and char not in "\\'":
+            parts.append(char)
+        else:
+            parts.append(char.encode("unicode_escape").decode("ascii").replace("'", "\\'"))
+    return "'" + "".join(parts) + "'"

@@ -9,9 +9,12 @@ from copy import deepcopy
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.rules_block import StateBlock
+from markdown_it.rules_block import table as markdown_table
 from markdown_it.token import Token
 
-from feedsvc.text import collapse, repair, truncate
+from feedsvc.htmldepth import TooDeep, check_depth
+from feedsvc.text import collapse, remove_not_xml, repair, truncate
 
 # What can make a line of Markdown differ from its plain text: emphasis, code, links and
 # images, HTML, escapes, strikethrough and character references.
@@ -29,6 +32,15 @@ ALLOWED_ATTRIBUTES = deepcopy(nh3.ALLOWED_ATTRIBUTES) | {
 URL_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
 TEXT_TOKENS = frozenset({"text", "code_inline"})
 BREAK_TOKENS = frozenset({"softbreak", "hardbreak"})
+# markdown-it-py holds ~2 KB per table cell (a 1 MB table took 932 MB), and the sanitiser
+# works in time quadratic in how deeply the HTML nests: both are bounded per article.
+MAX_TABLE_CELLS = 20_000
+MAX_HTML_DEPTH = 256
+TABLE_CELLS = "feedsvc table cells"  # the count so far, kept in markdown-it's env
+
+
+class MarkupError(ValueError):
+    """A body whose markup would take more than its share of time or memory to render."""
 
 
 class Renderer:
@@ -36,6 +48,7 @@ class Renderer:
 
     def __init__(self) -> None:
         self._md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+        self._md.block.ruler.at("table", _bounded_table, {"alt": ["paragraph", "reference"]})
 
     def inline_text(self, text: str) -> str:
         """A line of Markdown as plain text: ``*Real* & **Bread**`` becomes ``Real & Bread``."""
@@ -45,9 +58,17 @@ class Renderer:
         return collapse(repair(_plain(tokens[0].children or [] if tokens else [])))
 
     def render(self, markdown: str, base_url: str) -> tuple[str, str]:
-        """(safe HTML with absolute URLs, the first paragraph as plain text) for a body."""
-        tokens = self._md.parse(repair(markdown))
-        raw_html = self._md.renderer.render(tokens, self._md.options, {})
+        """(safe HTML with absolute URLs, the first paragraph as plain text) for a body.
+
+        Raises MarkupError for tables over MAX_TABLE_CELLS cells in all, or HTML nesting
+        deeper than MAX_HTML_DEPTH."""
+        env: dict[str, int] = {}
+        tokens = self._md.parse(repair(markdown), env)
+        raw_html = self._md.renderer.render(tokens, self._md.options, env)
+        try:
+            check_depth(raw_html, MAX_HTML_DEPTH)
+        except TooDeep:
+            raise MarkupError(f"its HTML nests more than {MAX_HTML_DEPTH} elements deep") from None
         safe_html = nh3.clean(
             raw_html,
             tags=set(ALLOWED_TAGS),
@@ -58,7 +79,25 @@ class Renderer:
             link_rel="noopener noreferrer",
             filter_style_properties={"text-align"},
         )
-        return safe_html, _first_paragraph(tokens)
+        # A character reference in raw HTML (&#1;) comes out of the sanitiser as the character.
+        return remove_not_xml(safe_html), _first_paragraph(tokens)
+
+
+def _bounded_table(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """markdown-it's table rule, refusing tables over MAX_TABLE_CELLS cells in all before
+    their tokens are made. The count is an upper bound (the header's '|'s + 1, times the
+    lines up to a blank one), and counting stops at the limit: linear in the article."""
+    if silent or not markdown_table(state, start, end, True):
+        return silent and markdown_table(state, start, end, True)
+    columns = state.src.count("|", state.bMarks[start], state.eMarks[start]) + 1
+    budget = MAX_TABLE_CELLS - state.env.get(TABLE_CELLS, 0)
+    line, cells = start + 1, columns
+    while line < end and not state.isEmpty(line) and cells <= budget:
+        line, cells = line + 1, cells + columns
+    if cells > budget:
+        raise MarkupError(f"its tables have more than {MAX_TABLE_CELLS:,} cells")
+    state.env[TABLE_CELLS] = state.env.get(TABLE_CELLS, 0) + cells
+    return markdown_table(state, start, end, False)
 
 
 def summary_text(text: str, length: int | None = None) -> str:

@@ -24,6 +24,11 @@ def repair(text: str) -> str:
     """Mojibake fixed (only where the screen suspects it) and XML-illegal characters removed."""
     if SUSPECT.search(text):
         text = _fix_text(text)
+    return remove_not_xml(text)
+
+
+def remove_not_xml(text: str) -> str:
+    """``text`` without the characters XML 1.0 forbids or discourages (lxml refuses them)."""
     return NOT_XML.sub("", text)
 
 
