@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import codecs
+import hashlib
 import os
 import re
 import stat
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date
-from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from feedsvc.errors import ArticleError
-from feedsvc.model import FileKey, RawDate, Source
+from feedsvc.errors import ArticleError, display_path
+from feedsvc.fields import Fields, too_long
+from feedsvc.frontmatter import load_front_matter
+from feedsvc.model import FileKey, Source
 
 ARTICLE_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
 MAX_ARTICLE_BYTES = 16 * 2**20  # a larger file is a stray log or dump, not an article
-
-HEADING = re.compile(r"#\s+(.+?)(?:\s+#+)?\s*")
+# A body is held to this, so that rendering and publishing it stay bounded (a feed reader
+# takes no multi-megabyte entry, and libxml2 no text node over 10 MB).
+MAX_BODY_CHARS = 500_000
 SETEXT_UNDERLINE = re.compile(r"=+\s*")
 OPEN_FENCE = re.compile(r"---[ \t]*(?:\n|$)")
 CLOSE_FENCE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
@@ -121,16 +123,46 @@ def _slugify(text: str) -> str:
 
 
 def read_source(path: Path, root: Path) -> Source:
-    """Read and split one article file; raises ArticleError naming the file and the problem."""
+    """Read and split one article file; raises ArticleError naming the file and the problem.
+
+    Every way a file reaches a build (the walk, the watcher's paths, a rescan) comes here, so
+    this is where the symlink policy is held: a link that resolves outside ``root`` is refused.
+    """
+    if not os.fspath(path).isascii():
+        try:
+            os.fspath(path).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ArticleError(path, "the file name is not valid UTF-8") from None
+    _refuse_links_outside(path, root)
     try:
-        data, key = _read_bytes(path)
+        data, key = read_article_bytes(path)
     except OSError as exc:
         raise ArticleError(path, f"cannot read the file ({exc.strerror})") from None
     text, warnings = decode(data, path)
-    return replace(parse_source(text, path, root, warnings), key=key)
+    return replace(
+        parse_source(text, path, root, warnings), key=key, digest=hashlib.sha256(data).digest()
+    )
 
 
-def _read_bytes(path: Path) -> tuple[bytes, FileKey]:
+def _refuse_links_outside(path: Path, root: Path) -> None:
+    """Raise unless ``path`` resolves inside ``root``. Checked before the file is opened, so
+    a link to a device or a secret elsewhere is never even read; a path below ``root`` with
+    no symlink among its parts below it (most of them) costs one lstat per part."""
+    full, base = os.fspath(path), os.fspath(root).rstrip(os.sep) + os.sep
+    if full.startswith(base):
+        current, parts = base[:-1], full[len(base) :].split(os.sep)
+        for part in parts:
+            current = os.path.join(current, part)
+            if part in ("", ".", "..") or os.path.islink(current):
+                break
+        else:
+            return
+    real_root = os.path.realpath(root)
+    if os.path.commonpath([os.path.realpath(path), real_root]) != real_root:
+        raise ArticleError(path, "links outside the articles directory")
+
+
+def read_article_bytes(path: Path) -> tuple[bytes, FileKey]:
     """The whole file and the key of the version read, in one open, fstat and read: a large
     archive's cold build spends much of its time here, and this is ~40% cheaper than
     ``open().read()``. The key comes from the open file, so it names the bytes returned."""
@@ -159,9 +191,12 @@ def decode(data: bytes, path: Path) -> tuple[str, tuple[str, ...]]:
     """Bytes to text: UTF-8 (BOM or not) or UTF-16 with a BOM, else Windows-1252 with a warning."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            return data.decode("utf-16"), ()
+            text = data.decode("utf-16")
         except UnicodeDecodeError:
             raise ArticleError(path, "not a text file (broken UTF-16)") from None
+        if not text.strip():
+            raise ArticleError(path, "empty file")
+        return text, ()
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
     if not data.strip():
@@ -174,7 +209,7 @@ def decode(data: bytes, path: Path) -> tuple[str, tuple[str, ...]]:
     except UnicodeDecodeError:
         if len(head) - len(head.translate(None, CONTROL_BYTES)) > len(head) // 10:
             raise ArticleError(path, "not a text file (binary data)") from None
-        warning = f"{path}: not valid UTF-8, read as Windows-1252"
+        warning = f"{display_path(path)}: not valid UTF-8, read as Windows-1252"
         try:
             return data.decode("cp1252"), (warning,)
         except UnicodeDecodeError:
@@ -197,22 +232,26 @@ def parse_source(text: str, path: Path, root: Path, warnings: tuple[str, ...] = 
     if fields.get("title") is None or (title is not None and title == fields.get("title")):
         fields["title"], field_lines["title"] = title, title_line
         start = body_start
+    body = text[start:end].strip("\n")
+    if len(body) > MAX_BODY_CHARS:
+        raise ArticleError(path, too_long("the body", len(body), MAX_BODY_CHARS))
+    field = Fields(path, fields, field_lines)
     return Source(
         path=path,
-        slug=_str(fields.get("slug"), path) or slug_for(path, root),
-        title=_str(fields.get("title"), path),
+        slug=field.identity("slug") or slug_for(path, root),
+        title=field.text("title"),
         title_line=field_lines.get("title", 1),
-        body=text[start:end].strip("\n"),
-        published=_raw_date(fields.get("published")),
+        body=body,
+        published=field.date("published"),
         published_line=field_lines.get("published"),
-        updated=_raw_date(fields.get("updated")),
+        updated=field.date("updated"),
         updated_line=field_lines.get("updated"),
-        summary=_str(fields.get("summary"), path),
-        tags=_tags(fields.get("tags")),
-        author=_author(fields.get("author")),
-        entry_id=_str(fields.get("entry_id"), path),
-        link=_str(fields.get("link"), path),
-        draft=_flag(fields.get("draft")),
+        summary=field.text("summary"),
+        tags=field.tags(),
+        author=field.author(),
+        entry_id=field.identity("entry_id"),
+        link=field.identity("link"),
+        draft=field.flag("draft"),
         warnings=warnings,
     )
 
@@ -232,44 +271,13 @@ def _front_matter(
     if closing is None:
         raise ArticleError(path, "front matter has no closing '---' line", line=1)
     yaml_text = text[first.end() : closing.start()]
-    import yaml  # only articles with front matter need it
-
-    try:
-        data = yaml.load(yaml_text, Loader=_front_matter_loader())  # noqa: S506 (a safe loader)
-    except (yaml.YAMLError, ValueError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        line = mark.line + 2 if mark is not None else 1
-        raise ArticleError(path, f"invalid YAML front matter: {problem}", line=line) from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ArticleError(path, "front matter is not a set of 'key: value' lines", line=2)
+    data, key_lines = load_front_matter(yaml_text, path)
     for key, value in data.items():
         name = FIELD_NAMES.get(_field_key(str(key)))
         if name and value is not None and name not in fields:
             fields[name] = value
-            field_lines[name] = _key_line(yaml_text, str(key))
+            field_lines[name] = key_lines.get(str(key), 2)
     return min(closing.end() + 1, len(text))
-
-
-@cache
-def _front_matter_loader() -> type:
-    """A safe YAML loader that leaves dates as text, for feedsvc's own date parsing."""
-    import yaml
-
-    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    resolvers = {
-        first: [(tag, regexp) for tag, regexp in pairs if tag != "tag:yaml.org,2002:timestamp"]
-        for first, pairs in base.yaml_implicit_resolvers.items()
-    }
-    return type("FrontMatterLoader", (base,), {"yaml_implicit_resolvers": resolvers})
-
-
-def _key_line(yaml_text: str, key: str) -> int:
-    """The file's line number of ``key`` in the front matter (which starts on line 2)."""
-    match = re.search(rf"^['\"]?{re.escape(key)}['\"]?[ \t]*:", yaml_text, re.MULTILINE)
-    return 1 + _line_number(yaml_text, match.start() if match else 0)
 
 
 def _foot_metadata(
@@ -320,51 +328,24 @@ def _heading(text: str, start: int, end: int) -> tuple[str | None, int, int]:
     line = first.group(1).strip()
     line_number = _line_number(text, first.start(1))
     after = min(first.end() + 1, end)
-    match = HEADING.fullmatch(line)
-    if match:
-        return match.group(1), line_number, after
+    title = _atx_title(line)
+    if title is not None:
+        return title, line_number, after
     underline = NEXT_LINE.match(text, after, end)
     if underline and SETEXT_UNDERLINE.fullmatch(underline.group(1)):
         return line, line_number, min(underline.end() + 1, end)
     return None, line_number, start
 
 
-def _str(value: Any, path: Path) -> str | None:
-    if value is None:
+def _atx_title(line: str) -> str | None:
+    """The text of a level-1 ATX heading line (``# Title``, optionally closed by ``#``s),
+    else None. ``line`` has no whitespace at either end. String methods, not a regex, so a
+    line of any length costs time linear in it."""
+    if len(line) < 2 or line[0] != "#" or not line[1].isspace():
         return None
-    if isinstance(value, (dict, list)):
-        raise ArticleError(path, f"expected text, not {type(value).__name__}: {value!r}")
-    return str(value)
-
-
-def _tags(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    items = value if isinstance(value, list) else str(value).split(",")
-    seen: dict[str, None] = {}
-    for item in items:
-        tag = " ".join(str(item).split())
-        if tag:
-            seen.setdefault(tag, None)
-    return tuple(seen)
-
-
-def _author(value: Any) -> str | None:
-    if isinstance(value, list):
-        value = ", ".join(str(item) for item in value if item)
-    if isinstance(value, dict):
-        value = value.get("name")
-    return str(value).strip() or None if value is not None else None
-
-
-def _flag(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "yes", "on", "1")
-    return bool(value)
-
-
-def _raw_date(value: Any) -> RawDate | None:
-    """A date as YAML gave it (a date or a datetime) or as text."""
-    if value is None or isinstance(value, date):
-        return value
-    return str(value)
+    text = line[1:].lstrip()
+    if text.endswith("#"):
+        head = text.rstrip("#")
+        if head[-1:].isspace() and head.strip():
+            return head.rstrip()
+    return text
