@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from feedsvc.errors import quote_value
 from feedsvc.model import RawDate
 
 # Zone abbreviations as they are meant in English-language newsrooms (IST is India's).
@@ -53,6 +54,12 @@ IANA_SUFFIX = re.compile(r"^(.*?)\s+([A-Za-z_]+/[A-Za-z_/+-]+)\s*$")
 UNKNOWN_ZONE = re.compile(r"tzname (\S+) identified")
 # Two different defaults: a field dateutil fills from the default differs between them.
 PROBES = (datetime(2000, 1, 1), datetime(2004, 2, 2))
+# The longest written date ("Wednesday, 10 September 2025 14:30:00 America/Argentina/...")
+# is well under this; a longer value is not a date, and parsing it would only cost time.
+MAX_DATE_CHARS = 100
+# Years a date may fall in, in UTC: earlier ones are misreadings, later ones leave no room
+# for the arithmetic done on them (a scheduler's next run, a zone's offset).
+FIRST_YEAR, LAST_YEAR = 1000, 9998
 
 
 class DateError(ValueError):
@@ -60,18 +67,39 @@ class DateError(ValueError):
 
 
 def parse_date(value: RawDate, default_zone: tzinfo) -> datetime:
-    """A timezone-aware datetime for ``value``; a date without a zone is in ``default_zone``."""
+    """A timezone-aware datetime for ``value``; a date without a zone is in ``default_zone``.
+
+    Its UTC value is checked to fall within FIRST_YEAR..LAST_YEAR, so that nothing done
+    with it later can overflow."""
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=default_zone)
-    if isinstance(value, date):
-        return datetime.combine(value, time(), tzinfo=default_zone)
-    text = " ".join(value.split())
-    if not text:
-        raise DateError("empty date")
-    parsed = _fast(text) or _slow(text)
-    if parsed.year < 1000:
-        raise DateError(f"cannot understand the date {value!r}")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=default_zone)
+        parsed = value if value.tzinfo else value.replace(tzinfo=default_zone)
+    elif isinstance(value, date):
+        parsed = datetime.combine(value, time(), tzinfo=default_zone)
+    else:
+        text = " ".join(value.split())
+        if not text:
+            raise DateError("empty date")
+        if len(text) > MAX_DATE_CHARS:
+            raise DateError(f"too long for a date ({len(text):,} characters): {quote_value(text)}")
+        parsed = _fast(text) or _slow(text)
+        if parsed.year < FIRST_YEAR:
+            raise DateError(f"cannot understand the date {quote_value(value)}")
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=default_zone)
+    return _in_range(parsed, value)
+
+
+def _in_range(parsed: datetime, value: RawDate) -> datetime:
+    try:
+        year = parsed.astimezone(UTC).year
+    except (OverflowError, ValueError):  # past the last year datetime can hold, in UTC
+        year = LAST_YEAR + 1
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise DateError(
+            f"the date {quote_value(str(value))} is out of range: it must fall in the years"
+            f" {FIRST_YEAR} to {LAST_YEAR} (UTC)"
+        )
+    return parsed
 
 
 def _fast(text: str) -> datetime | None:
@@ -84,7 +112,7 @@ def _fast(text: str) -> datetime | None:
     if RFC822_ZONE.search(text) and "," in text[:5]:
         try:
             parsed = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return _written(text)
@@ -126,7 +154,7 @@ def _slow(text: str) -> datetime:
         try:
             text, zone = iana.group(1), ZoneInfo(iana.group(2))
         except (ZoneInfoNotFoundError, ValueError):
-            raise DateError(f"unknown time zone {iana.group(2)!r}") from None
+            raise DateError(f"unknown time zone {quote_value(iana.group(2))}") from None
     results = []
     for default in PROBES:
         with warnings.catch_warnings():
@@ -136,14 +164,16 @@ def _slow(text: str) -> datetime:
             except UnknownTimezoneWarning as warning:
                 name = UNKNOWN_ZONE.search(str(warning))
                 zone_name = name.group(1) if name else text
-                raise DateError(f"unknown time zone {zone_name!r} in the date {text!r}") from None
+                raise DateError(
+                    f"unknown time zone {quote_value(zone_name)} in the date {quote_value(text)}"
+                ) from None
             except (ValueError, OverflowError):
-                raise DateError(f"cannot understand the date {text!r}") from None
+                raise DateError(f"cannot understand the date {quote_value(text)}") from None
     first, second = results
     if first.date() != second.date():
-        raise DateError(f"incomplete date {text!r}: it needs a day, a month and a year")
+        raise DateError(f"incomplete date {quote_value(text)}: it needs a day, a month and a year")
     if zone is not None:
         if first.tzinfo is not None:
-            raise DateError(f"the date {text!r} names two time zones")
+            raise DateError(f"the date {quote_value(text)} names two time zones")
         first = first.replace(tzinfo=zone)
     return first

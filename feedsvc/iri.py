@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from feedsvc.errors import quote_value
+
 # Characters with a meaning in a URI, kept as they are; everything else outside printable
 # ASCII (and spaces) is percent-encoded as UTF-8.
 URI_SAFE = "!#$%&'()*+,/:;=?@[]~-._"
@@ -19,7 +21,7 @@ def iri_to_uri(iri: str) -> str:
     try:
         return _escaped(iri)
     except (ValueError, UnicodeError) as exc:  # a bad port, IPv6 literal or host label
-        raise ValueError(f"not a valid URL: {iri!r}") from exc
+        raise ValueError(f"not a valid URL: {quote_value(iri)}") from exc
 
 
 def _escaped(iri: str) -> str:

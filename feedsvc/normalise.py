@@ -10,10 +10,10 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from feedsvc.config import Config
 from feedsvc.dates import DateError, parse_date
-from feedsvc.errors import ArticleError
+from feedsvc.errors import ArticleError, quote_value
 from feedsvc.iri import iri_to_uri
 from feedsvc.model import Article, Entry, RawDate, Source
-from feedsvc.render import Renderer, summary_text
+from feedsvc.render import MarkupError, Renderer, summary_text
 
 ABSOLUTE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
 TAG_SPECIFIC_SAFE = "/-._~!$&'()*+,;=:@"
@@ -51,8 +51,13 @@ def normalise(source: Source, config: Config, renderer: Renderer) -> Article:
 
 
 def to_entry(article: Article, config: Config, renderer: Renderer) -> Entry:
-    """Render what a feed shows of an article: its body as safe HTML, and its summary."""
-    content_html, first_paragraph = renderer.render(article.body, article.link)
+    """Render what a feed shows of an article: its body as safe HTML, and its summary.
+
+    Raises ArticleError for a body too large or deep to render within bounds."""
+    try:
+        content_html, first_paragraph = renderer.render(article.body, article.link)
+    except MarkupError as exc:
+        raise ArticleError(article.path, f"the body cannot be published: {exc}") from None
     if article.summary:
         summary = summary_text(article.summary)  # a summary someone wrote is kept whole
     else:
@@ -80,12 +85,14 @@ def entry_id(source: Source, site_url: str, day: date) -> str:
         try:
             uuid.UUID(given[len("urn:uuid:") :])
         except ValueError:
-            raise ArticleError(source.path, f"the id {given!r} is not a valid UUID") from None
+            message = f"the id {quote_value(given)} is not a valid UUID"
+            raise ArticleError(source.path, message) from None
     if ABSOLUTE_IRI.fullmatch(given):
         try:
             return iri_to_uri(given)
         except ValueError:
-            raise ArticleError(source.path, f"the id {given!r} is not a valid URI") from None
+            message = f"the id {quote_value(given)} is not a valid URI"
+            raise ArticleError(source.path, message) from None
     host = _tag_authority(site_url)
     specific = quote(given or source.slug, safe=TAG_SPECIFIC_SAFE)
     return f"tag:{host},{day.isoformat()}:{specific}"
@@ -110,7 +117,8 @@ def _link(source: Source, config: Config, published: datetime) -> str:
         if source.link:
             link = urljoin(site_url, source.link.strip())
             if urlsplit(link).scheme not in ("http", "https"):
-                raise ArticleError(source.path, f"the link {source.link!r} is not an http(s) URL")
+                message = f"the link {quote_value(source.link)} is not an http(s) URL"
+                raise ArticleError(source.path, message)
         else:
             link = config.feeds.article_url.format(
                 site_url=site_url,
@@ -121,4 +129,5 @@ def _link(source: Source, config: Config, published: datetime) -> str:
             )
         return iri_to_uri(link)
     except ValueError:
-        raise ArticleError(source.path, f"the link {source.link!r} is not a valid URL") from None
+        message = f"the link {quote_value(source.link)} is not a valid URL"
+        raise ArticleError(source.path, message) from None
