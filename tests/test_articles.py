@@ -2,13 +2,17 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from feedsvc.articles import (
     MAX_ARTICLE_BYTES,
+    _atx_title,
     find_article_files,
     is_article_file,
     read_source,
@@ -178,3 +182,58 @@ def test_a_huge_file_is_not_read_as_an_article(articles_dir: Path) -> None:
         handle.truncate(MAX_ARTICLE_BYTES + 1)  # sparse: costs no disk
     with pytest.raises(ArticleError, match="too large"):
         read_source(huge, articles_dir)
+
+
+# The heading pattern this replaced: right, but quadratic on a run of spaces.
+OLD_HEADING = re.compile(r"#\s+(.+?)(?:\s+#+)?\s*")
+
+
+@given(st.text(alphabet="# a\t\u3000b", max_size=12))
+def test_heading_text_is_what_the_old_pattern_gave(line: str) -> None:
+    line = line.strip()
+    match = OLD_HEADING.fullmatch(line)
+    assert _atx_title(line) == (match.group(1) if match else None)
+
+
+def test_a_heading_line_of_spaces_takes_linear_time() -> None:
+    line = "# a" + " " * 1_000_000 + "b ##"
+    assert _atx_title(line) == "a" + " " * 1_000_000 + "b"
+
+
+def test_a_file_name_that_is_not_utf8_is_rejected_by_name(articles_dir: Path) -> None:
+    name = os.fsencode(articles_dir) + b"/\xff\xfe.md"
+    descriptor = os.open(name, os.O_WRONLY | os.O_CREAT)
+    os.write(descriptor, b"# T\n\nBody.\n")
+    os.close(descriptor)
+    (path,) = find_article_files(articles_dir)
+    with pytest.raises(ArticleError, match="the file name is not valid UTF-8") as caught:
+        read_source(path, articles_dir)
+    assert str(caught.value).endswith("\\xff\\xfe.md': the file name is not valid UTF-8")
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("bad\nname.md", r"'/nowhere/bad\nname.md'"),
+        ("tab\there.md", r"'/nowhere/tab\there.md'"),
+        ("it's\x1b[31m.md", r"'/nowhere/it\'s\x1b[31m.md'"),
+        ("caf\u00e9.md", "/nowhere/caf\u00e9.md"),
+    ],
+)
+def test_a_file_name_that_could_forge_a_log_line_is_shown_escaped(name: str, shown: str) -> None:
+    assert str(ArticleError(Path("/nowhere") / name, "bad")) == f"{shown}: bad"
+
+
+def test_a_link_inside_the_articles_directory_is_read(articles_dir: Path) -> None:
+    (articles_dir / "real.md").write_text("# Real\n\nBody.\n")
+    (articles_dir / "link.md").symlink_to("real.md")
+    assert read_source(articles_dir / "link.md", articles_dir).title == "Real"
+
+
+def test_a_link_out_of_the_articles_directory_is_refused_before_reading(
+    tmp_path: Path, articles_dir: Path
+) -> None:
+    (tmp_path / "secret.md").write_text("# db password\n")
+    (articles_dir / "link.md").symlink_to(tmp_path / "secret.md")
+    with pytest.raises(ArticleError, match="links outside the articles directory"):
+        read_source(articles_dir / "link.md", articles_dir)

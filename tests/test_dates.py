@@ -84,3 +84,31 @@ def test_yaml_dates_and_datetimes_are_zoned() -> None:
     assert parse_date(datetime(2025, 3, 4, 10), NEW_YORK).utcoffset() is not None
     aware = datetime(2025, 3, 4, 10, tzinfo=UTC)
     assert parse_date(aware, NEW_YORK) is aware
+
+
+@pytest.mark.parametrize(
+    ("value", "zone"),
+    [
+        ("9999-12-31T23:59:59-12:00", UTC),  # overflows when converted to UTC
+        ("9999-06-01", UTC),
+        (datetime(9999, 12, 31, 23), ZoneInfo("America/New_York")),
+        ("1000-01-01T00:30:00+01:00", UTC),
+        (date(1000, 1, 1), ZoneInfo("Europe/Paris")),
+    ],
+)
+def test_dates_outside_the_years_1000_to_9998_in_utc_are_refused(
+    value: str | date, zone: ZoneInfo
+) -> None:
+    with pytest.raises(DateError, match="out of range"):
+        parse_date(value, zone)
+
+
+def test_the_edges_of_the_range_are_kept() -> None:
+    assert parse_date("9998-12-31T23:59:59+00:00", UTC).year == 9998
+    assert parse_date("1000-01-01T00:00:00-01:00", UTC).year == 1000
+
+
+def test_a_long_date_is_refused_without_parsing_it() -> None:
+    with pytest.raises(DateError, match="too long for a date") as caught:
+        parse_date("12 " * 50_000, UTC)
+    assert len(str(caught.value)) < 150
