@@ -7,14 +7,31 @@ cached: feed readers send the same few over and over.
 
 from __future__ import annotations
 
+import calendar
 import re
-from email.utils import mktime_tz, parsedate_tz
+import time
 from functools import lru_cache
 
 from feedsvc.published import IDENTITY, Representation, Version
 
 SERVER_CODINGS = ("br", "gzip", IDENTITY)
 ETAG = re.compile(rb'(W/)?("[\x21\x23-\x7e\x80-\xff]*")')
+# The three forms of HTTP-date a recipient must accept (RFC 9110 5.6.7), and nothing else:
+# IMF-fixdate, the obsolete RFC 850 form (two-digit year) and asctime's. IMF-fixdate's zone
+# may also be written UTC or +0000/-0000 (Python's formatdate sends that): the same instant.
+MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
+DAY_NAME = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
+LONG_DAY_NAME = "(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day"
+MONTH = f"(?P<month>{MONTHS})"
+TIME = r"(?P<hour>\d\d):(?P<minute>\d\d):(?P<second>\d\d)"
+HTTP_DATES = tuple(
+    re.compile(pattern, re.ASCII)
+    for pattern in (
+        rf"{DAY_NAME}, (?P<day>\d\d) {MONTH} (?P<year>\d{{4}}) {TIME} (?:GMT|UTC|[+-]0000)",
+        rf"{LONG_DAY_NAME}, (?P<day>\d\d)-{MONTH}-(?P<year>\d\d) {TIME} GMT",
+        rf"{DAY_NAME} {MONTH} (?P<day>[ \d]\d) {TIME} (?P<year>\d{{4}})",
+    )
+)
 
 
 def request_fields(headers: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
@@ -104,10 +121,29 @@ def _entity_tags(field: bytes) -> tuple[tuple[bool, bytes], ...]:
 
 @lru_cache(maxsize=256)
 def _http_date(value: bytes | None) -> int | None:
-    """Seconds since the epoch, or None for a missing or invalid date (which is ignored)."""
+    """Seconds since the epoch, or None for a missing date or one that is not a valid
+    HTTP-date: RFC 9110 13.1.3 and 13.1.4 say such a field is ignored."""
     if value is None:
         return None
-    parsed = parsedate_tz(value.decode("latin-1"))
-    if parsed is None or parsed[9] is None:
+    text = value.decode("latin-1").strip()
+    match = next((m for pattern in HTTP_DATES if (m := pattern.fullmatch(text))), None)
+    if match is None:
         return None
-    return int(mktime_tz(parsed))
+    year = int(match["year"])
+    if len(match["year"]) == 2:
+        # RFC 9110: a two-digit year more than 50 years ahead is the latest such year past.
+        this_year = time.gmtime().tm_year
+        year += this_year - this_year % 100
+        if year > this_year + 50:
+            year -= 100
+    month = MONTHS.split("|").index(match["month"]) + 1
+    day, hour, minute, second = (int(match[name]) for name in ("day", "hour", "minute", "second"))
+    if not (
+        1 <= year
+        and 1 <= day <= calendar.monthrange(year, month)[1]
+        and hour < 24
+        and minute < 60
+        and second <= 60  # a leap second
+    ):
+        return None
+    return calendar.timegm((year, month, day, hour, minute, second))

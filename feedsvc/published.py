@@ -7,6 +7,7 @@ one), so the next request sees the new version whole, never a mix of the two.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import os
@@ -24,6 +25,7 @@ IDENTITY = "identity"
 # Feeds change rarely but are compressed in the request path when they do: brotli's top
 # quality costs ~30 ms per 24 KB here, quality 5 ~1.5 ms for 80% of its gain.
 BROTLI_QUALITY = 5
+SHORT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOMEM}
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,8 @@ class PublishedFile:
         self._version: Version | None = None
 
     def current(self) -> Version | None:
-        """The version on disk now."""
+        """The version on disk now; OSError when it cannot be read for want of descriptors or
+        memory and none was read before."""
         try:
             st = os.stat(self.path)
         except OSError:
@@ -133,7 +136,14 @@ class PublishedFile:
                 if not stat.S_ISREG(st.st_mode):
                     return
                 content = handle.read()
-        except OSError:
+        except OSError as exc:
+            if exc.errno not in SHORT_OF_RESOURCES:
+                return
+            # Out of descriptors or memory for a moment: not a reason to say 404. Serve what
+            # was served (the next request tries again), or let the caller say 503.
+            if previous is None:
+                raise
+            self._version = previous
             return
         self._key = (st.st_mtime_ns, st.st_size, st.st_ino)
         if previous is not None and previous.digest == content_digest(content):

@@ -20,15 +20,14 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, MutableMapping
 from html import escape
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from feedsvc.config import Config, parse_bind
+from feedsvc.connections import HEAD_TIMEOUT_S, BoundedHttpTools, EmbeddedServer, Limits
 from feedsvc.errors import PublishError
 from feedsvc.model import FEED_FILES
 from feedsvc.negotiation import evaluate, negotiate, request_fields
@@ -36,13 +35,6 @@ from feedsvc.published import Header, PublishedFile, make_version
 from feedsvc.ratelimit import PollLimit
 
 DEFAULT_BIND = "127.0.0.1:8080"
-# nginx's defaults are 8 KiB per line and 32 KiB in all; readers send far less.
-MAX_HEAD_BYTES = 64 * 1024
-MAX_HEADERS = 100
-TOO_LARGE = (
-    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
-    b"content-length: 32\r\nconnection: close\r\n\r\nRequest Header Fields Too Large\n"
-)
 ALLOWED = b"GET, HEAD"
 access_log = logging.getLogger("feedsvc.access")
 log = logging.getLogger("feedsvc.serve")
@@ -85,33 +77,54 @@ class FeedApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
+        method = scope["method"]
+        status, size = 500, 0
+        started = False
+        try:
+            status, headers, body = self._answer(scope)
+            size = 0 if method == "HEAD" or status == 304 else len(body)
+            started = True
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+        except Exception:
+            # A bug: its traceback is logged, the client gets a 500, the server carries on.
+            log.exception("error answering %s %r", method, scope.get("raw_path", b""))
+            if not started:
+                status, headers, body = _plain(500, b"Internal Server Error")
+                size = len(body)
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                _log_access(scope, status, size)
+
+    def _answer(self, scope: Scope) -> tuple[int, tuple[Header, ...], bytes]:
+        """Status, headers and body for a request, from the feeds in memory."""
         path = scope["path"]
         method = scope["method"]
         wait = self.limit.retry_after(_client(scope)) if self.limit else None
         published = self.files.get(path)
-        version = self.index if path == "/" else published.current() if published else None
+        try:
+            version = self.index if path == "/" else published.current() if published else None
+        except OSError:
+            status, headers, body = _plain(503, b"Service Unavailable")
+            return status, (*headers, (b"retry-after", b"1")), body
         if wait is not None:
             status, headers, body = _plain(429, b"Too Many Requests")
-            headers = (*headers, (b"retry-after", str(wait).encode("ascii")))
-        elif version is None:
-            status, headers, body = _plain(404, b"Not Found")
-        elif method not in ("GET", "HEAD"):
+            return status, (*headers, (b"retry-after", str(wait).encode("ascii"))), body
+        if version is None:
+            return _plain(404, b"Not Found")
+        if method not in ("GET", "HEAD"):
             status, headers, body = _plain(405, b"Method Not Allowed")
-            headers = (*headers, (b"allow", ALLOWED))
-        else:
-            fields = request_fields(scope["headers"])
-            representation = negotiate(version, fields.get(b"accept-encoding", b""))
-            status = evaluate(representation, version, fields)
-            if status == 200:
-                headers, body = representation.headers, representation.body
-            elif status == 304:
-                headers, body = representation.not_modified_headers, b""
-            else:
-                status, headers, body = _plain(412, b"Precondition Failed")
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
-        if access_log.isEnabledFor(logging.INFO):
-            _log_access(scope, status, 0 if method == "HEAD" or status == 304 else len(body))
+            return status, (*headers, (b"allow", ALLOWED)), body
+        fields = request_fields(scope["headers"])
+        representation = negotiate(version, fields.get(b"accept-encoding", b""))
+        status = evaluate(representation, version, fields)
+        if status == 200:
+            return status, representation.headers, representation.body
+        if status == 304:
+            return status, representation.not_modified_headers, b""
+        return _plain(412, b"Precondition Failed")
 
 
 def link_header(config: Config, name: str) -> bytes:
@@ -168,54 +181,6 @@ def _log_access(scope: Scope, status: int, size: int) -> None:
     )
 
 
-class _BoundedHttpTools(HttpToolsProtocol):
-    """uvicorn's httptools protocol with the limits on a request's head that httptools lacks.
-
-    Bytes are counted as they arrive, outside a request body: a head over MAX_HEAD_BYTES
-    gets 431 and the connection is closed; over MAX_HEADERS fields, uvicorn's 400.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._head_bytes = 0
-        self._in_head = True
-        self._fields = 0
-
-    def data_received(self, data: bytes) -> None:
-        if self._in_head:
-            self._head_bytes += len(data)
-            if self._head_bytes > MAX_HEAD_BYTES:
-                log.warning("refused a request head of over %d bytes", MAX_HEAD_BYTES)
-                self.transport.write(TOO_LARGE)
-                self.transport.close()
-                self._in_head = False
-                return
-        super().data_received(data)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._fields += 1
-        if self._fields > MAX_HEADERS:
-            raise ValueError(f"more than {MAX_HEADERS} header fields")
-        super().on_header(name, value)
-
-    def on_headers_complete(self) -> None:
-        self._in_head = False
-        self._head_bytes = self._fields = 0
-        super().on_headers_complete()
-
-    def on_message_complete(self) -> None:
-        self._in_head = True
-        super().on_message_complete()
-
-
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn without its signal handlers: whoever awaits ``serve_feeds`` owns the signals."""
-
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 def listen(bind: str) -> socket.socket:
     """A listening socket for ``host:port``; PublishError names the address if it is taken."""
     host, port = parse_bind(bind or DEFAULT_BIND)
@@ -237,13 +202,20 @@ def listen(bind: str) -> socket.socket:
     return sock
 
 
-async def serve_feeds(config: Config, stop: asyncio.Event) -> None:
-    """Serve the feeds at ``[serve] bind`` (default 127.0.0.1:8080) until ``stop`` is set."""
+async def serve_feeds(
+    config: Config, stop: asyncio.Event, *, head_timeout_s: float = HEAD_TIMEOUT_S
+) -> None:
+    """Serve the feeds at ``[serve] bind`` (default 127.0.0.1:8080) until ``stop`` is set.
+
+    A connection that has not sent a whole request head ``head_timeout_s`` after it opened
+    (or after its last response) is closed.
+    """
     sock = listen(config.serve.bind)
-    server = _EmbeddedServer(
+    limits = Limits(config.serve.max_connections_per_client, head_timeout_s)
+    server = EmbeddedServer(
         uvicorn.Config(
             FeedApp(config),
-            http=_BoundedHttpTools,
+            http=BoundedHttpTools,
             loop="none",
             lifespan="off",
             ws="none",
@@ -252,7 +224,9 @@ async def serve_feeds(config: Config, stop: asyncio.Event) -> None:
             proxy_headers=False,
             server_header=False,
             timeout_graceful_shutdown=5,
-        )
+        ),
+        sock,
+        limits,
     )
     host, port = sock.getsockname()[:2]
     log.info("serving %s at http://%s/", config.feeds.output, _authority(host, port))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -47,6 +48,7 @@ class Site:
     port: int
     max_age_s: int = 60
     max_requests_per_minute: int = 0
+    max_connections_per_client: int = 64
     articles: Path = field(init=False)
     output: Path = field(init=False)
     config_path: Path = field(init=False)
@@ -71,6 +73,7 @@ websub_hubs = ["{HUB}"]
 bind = "127.0.0.1:{self.port}"
 max_age_s = {self.max_age_s}
 max_requests_per_minute = {self.max_requests_per_minute}
+max_connections_per_client = {self.max_connections_per_client}
 """,
             encoding="utf-8",
         )
@@ -98,18 +101,29 @@ max_requests_per_minute = {self.max_requests_per_minute}
 
 
 class FeedsvcServer:
-    """`feedsvc serve` as a subprocess, its stderr (the access log) kept in a file."""
+    """`feedsvc serve` as a subprocess, its stderr (the access log) kept in a file.
 
-    def __init__(self, site: Site, *extra: str) -> None:
+    ``command`` may be "run" (the daemon, serving at [serve] bind); ``open_files`` caps the
+    process's descriptors (RLIMIT_NOFILE)."""
+
+    def __init__(
+        self, site: Site, *extra: str, command: str = "serve", open_files: int | None = None
+    ) -> None:
         self.site = site
         self.log_path = site.root / f"serve-{site.port}.log"
         self._log = self.log_path.open("wb")
+
+        def limit() -> None:
+            if open_files is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "feedsvc", "serve", "--config", str(site.config_path), *extra],
+            [sys.executable, "-m", "feedsvc", command, "--config", str(site.config_path), *extra],
             stdout=subprocess.DEVNULL,
             stderr=self._log,
             cwd=site.root,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=limit,
         )
         try:
             wait_for_port(site.port, self.process)

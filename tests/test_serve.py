@@ -20,12 +20,17 @@ import pytest
 from feedsvc.config import parse_bind
 from feedsvc.errors import ConfigError
 from feedsvc.model import FEED_FILES
-from feedsvc.outputs import write_if_changed
+from feedsvc.outputs import publish_files
 from feedsvc.ratelimit import PollLimit
 from feedsvc.serve import serve_feeds
 from tests.servers import HUB, FeedsvcServer, Site, free_port, raw_request, wait_for_port
 
 FEED_NAMES = [name for name, _ in FEED_FILES]
+
+
+def publish_one(path: Path, content: bytes) -> None:
+    """Replace one published file as a build does: atomically."""
+    publish_files(path.parent, [(path.name, content)])
 
 
 @pytest.fixture(scope="module")
@@ -272,12 +277,12 @@ def test_replaced_feed_is_served_from_the_next_request(client: httpx.Client, sit
     before = client.get("/atom.xml")
     original = (site.output / "atom.xml").read_bytes()
     try:
-        write_if_changed(site.output / "atom.xml", original.replace(b"Loopback News", b"Replaced"))
+        publish_one(site.output / "atom.xml", original.replace(b"Loopback News", b"Replaced"))
         after = client.get("/atom.xml", headers={"If-None-Match": before.headers["etag"]})
         assert after.status_code == 200
         assert b"Replaced" in after.content and after.headers["etag"] != before.headers["etag"]
     finally:
-        write_if_changed(site.output / "atom.xml", original)
+        publish_one(site.output / "atom.xml", original)
     assert client.get("/atom.xml").headers["etag"] == before.headers["etag"]
 
 
@@ -288,7 +293,7 @@ def test_missing_feed_is_404_until_it_is_written(client: httpx.Client, site: Sit
     try:
         assert client.get("/rss.xml").status_code == 404
     finally:
-        write_if_changed(feed, content)
+        publish_one(feed, content)
     assert client.get("/rss.xml").content == content
 
 

@@ -55,3 +55,8 @@ def test_daemon_unit_is_a_sandboxed_notify_service() -> None:
     assert any(line.startswith("WatchdogSec=") for line in unit)
     assert any(line.startswith("ReadWritePaths=") for line in unit)
     assert f"ExecStart={INSTALLED} run --config /etc/feedsvc/feedsvc.toml" in unit
+
+
+def test_daemon_unit_raises_the_open_file_limit_for_the_server() -> None:
+    unit = (UNITS / "feedsvc.service").read_text().splitlines()
+    assert "LimitNOFILE=65536" in unit
