@@ -92,7 +92,7 @@ class Daemon:
             if self._stop.is_set():
                 return self._exit_code
             self._notifier.ready(self._status)
-            self._builder_task = self._essential(self._builder(), "the builder")
+            self._builder_task = self._essential(self._builder(), "the builder", self._stop)
             tasks.append(self._builder_task)
             if self.config.serve.bind:
                 tasks.append(asyncio.create_task(self._serve(self.config)))
@@ -281,15 +281,17 @@ class Daemon:
             return
         catalog.restore_last_good(self._kept)
 
-    def _essential(self, work: Coroutine[object, object, None], what: str) -> asyncio.Task[None]:
-        """A task the daemon cannot do without: should it end while the daemon is not
-        stopping, that is logged and the daemon exits 1, for systemd to restart it."""
+    def _essential(
+        self, work: Coroutine[object, object, None], what: str, stop: asyncio.Event
+    ) -> asyncio.Task[None]:
+        """A task the daemon cannot do without: should it end before ``stop`` asked it to,
+        that is logged and the daemon exits 1, for systemd to restart it."""
 
         def ended(task: asyncio.Task[None]) -> None:
             if task.cancelled():
                 return
             error = task.exception()
-            if error is None and self._stop.is_set():
+            if error is None and stop.is_set():
                 return
             log.critical("%s ended unexpectedly; exiting to be restarted", what, exc_info=error)
             self._exit_code = 1
@@ -300,8 +302,8 @@ class Daemon:
         return task
 
     def _start_watcher(self) -> None:
-        self._watch_stop = asyncio.Event()
-        self._watcher = self._essential(self._watch(self.config, self._watch_stop), "the watcher")
+        stop = self._watch_stop = asyncio.Event()
+        self._watcher = self._essential(self._watch(self.config, stop), "the watcher", stop)
 
     def _restart_watcher(self) -> None:
         self._watch_stop.set()

@@ -229,3 +229,16 @@ def test_the_last_good_version_survives_a_restart(tmp_path: Path) -> None:
         assert process.stop() == 0
     finally:
         process.kill()
+
+
+def test_a_reload_to_another_articles_directory_watches_it(daemon: DaemonProcess) -> None:
+    """The old watcher ends on purpose: that is no failure of the daemon."""
+    other = daemon.root / "other"
+    other.mkdir()
+    (other / "elsewhere.md").write_text(article("Elsewhere story", "2025-06-04"))
+    daemon.config.write_text(toml().replace('dir = "articles"', 'dir = "other"'))
+    daemon.signal(signal.SIGHUP)
+    daemon.wait_titles(lambda titles: titles == ["Elsewhere story"])
+    (other / "next.md").write_text(article("Next story", "2025-06-05"))
+    daemon.wait_titles(lambda titles: titles == ["Next story", "Elsewhere story"])
+    assert daemon.stop() == 0
