@@ -159,6 +159,7 @@ def build(
         articles=len(files),
         stale=tuple(article.path for article in stale),
         stale_articles=tuple(stale),
+        shown=tuple(documents.shown),
     )
 
 

@@ -115,3 +115,4 @@ class BuildResult:
     articles: int = 0
     stale: tuple[Path, ...] = ()
     stale_articles: tuple[Article, ...] = ()
+    shown: tuple[Article, ...] = ()  # the articles the feeds hold, newest first
