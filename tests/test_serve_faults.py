@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -184,6 +186,7 @@ def test_out_of_file_descriptors_is_logged_and_recovered_from(tmp_path: Path, co
     site = make_site(tmp_path, max_connections_per_client=0)
     server = FeedsvcServer(site, command=command, open_files=64)
     try:
+        assert get(site.port) == 200  # the feed is in memory: it needs no descriptor to serve
         with ExitStack() as stack:
             for _ in range(100):
                 stack.enter_context(connect(site.port)).sendall(b"GET /rss.xml HTTP/1.1\r\n")
@@ -200,3 +203,46 @@ def test_out_of_file_descriptors_is_logged_and_recovered_from(tmp_path: Path, co
         assert server.process.poll() is None
     finally:
         server.stop()
+
+
+OUT_OF_DESCRIPTORS = """
+import os, resource, sys
+from pathlib import Path
+from feedsvc.published import PublishedFile
+
+feed = Path(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+served = PublishedFile(feed, feed.parent, ())
+before = served.current().digest
+spare = []
+try:
+    while True:
+        spare.append(os.open(os.devnull, os.O_RDONLY))
+except OSError:
+    pass
+os.rename(feed.parent / "next.xml", feed)
+print(served.current().digest == before)
+try:
+    PublishedFile(feed, feed.parent, ()).current()
+    print("read")
+except OSError as exc:
+    print(exc.strerror)
+for fd in spare:
+    os.close(fd)
+print(served.current().digest != before)
+"""
+
+
+def test_a_feed_unreadable_for_want_of_descriptors_is_never_a_404(tmp_path: Path) -> None:
+    (tmp_path / "rss.xml").write_bytes(b"<rss>old</rss>")
+    (tmp_path / "next.xml").write_bytes(b"<rss>new</rss>")
+    done = subprocess.run(
+        [sys.executable, "-c", OUT_OF_DESCRIPTORS, str(tmp_path / "rss.xml")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    # The version served stays served; one never read is an error (a 503), not missing.
+    assert done.stdout.splitlines() == ["True", "Too many open files", "True"]
