@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from feedsvc.budget import IN_PROCESS_CHARS, Budget, render_in_worker
 from feedsvc.config import Config
-from feedsvc.errors import ArticleError
+from feedsvc.errors import ArticleError, display_path
 from feedsvc.feeds import RENDERERS
 from feedsvc.model import FEED_FILES, Article, Entry, Feed
 from feedsvc.normalise import to_entry
@@ -42,6 +43,7 @@ def assemble(
     entries: MutableMapping[Article, Entry],
     failures: MutableMapping[Article, ArticleError],
     renderer: Renderer,
+    budget: Budget,
 ) -> Documents:
     """The feeds for the newest ``max_items`` of ``due`` (in path order) that can be shown.
 
@@ -52,7 +54,7 @@ def assemble(
     crowded: dict[Article, ArticleError] = {}  # depends on the other entries: never kept
     while True:
         shown, duplicates = newest_unique(candidates, config.feeds.max_items)
-        rendered = _render(config, shown, entries, failures, crowded, renderer)
+        rendered = _render(config, shown, entries, failures, crowded, renderer, budget)
         if rendered is None:
             candidates = [a for a in candidates if a not in failures and a not in crowded]
             continue
@@ -101,6 +103,7 @@ def _render(
     failures: MutableMapping[Article, ArticleError],
     crowded: MutableMapping[Article, ArticleError],
     renderer: Renderer,
+    budget: Budget,
 ) -> list[Entry] | None:
     """Each shown article's entry, rendered once; None when some could not be (they are
     then in ``failures``) or would take the feed past its size limit (in ``crowded``)."""
@@ -109,7 +112,9 @@ def _render(
     for article in shown:
         entry = entries.get(article)
         if entry is None:
-            entry = _guarded(article, failures, lambda a=article: to_entry(a, config, renderer))
+            entry = _guarded(
+                article, failures, lambda a=article: _to_entry(a, config, renderer, budget)
+            )
             if entry is None:
                 continue
             entries[article] = entry
@@ -163,6 +168,13 @@ def _blame(
     return broken
 
 
+def _to_entry(article: Article, config: Config, renderer: Renderer, budget: Budget) -> Entry:
+    """The article's entry: a large body is rendered in a worker under ``budget``."""
+    if len(article.body) > IN_PROCESS_CHARS:
+        return render_in_worker(article, config, budget)
+    return to_entry(article, config, renderer)
+
+
 def _guarded(
     article: Article, failures: MutableMapping[Article, ArticleError], work: Callable[[], Entry]
 ) -> Entry | None:
@@ -172,7 +184,7 @@ def _guarded(
     except ArticleError as error:
         failures[article] = error
     except Exception as exc:  # noqa: BLE001 (a bug, but one article's: reported, with its cause)
-        log.exception("unexpected error rendering %s", article.path)
+        log.exception("unexpected error rendering %s", display_path(article.path))
         failures[article] = ArticleError(article.path, f"cannot render the article ({exc!r})")
     return None
 

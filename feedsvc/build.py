@@ -17,6 +17,7 @@ from lxml import etree
 
 from feedsvc.articles import find_article_files, is_article_path, read_article_bytes, read_source
 from feedsvc.assemble import assemble
+from feedsvc.budget import Budget
 from feedsvc.config import Config
 from feedsvc.errors import (
     ArticleError,
@@ -75,6 +76,7 @@ class Catalog:
     root: Path | None = None  # the articles directory, symlinks resolved, when last scanned
     root_device: int | None = None
     restored: dict[Path, Article] = field(default_factory=dict)
+    budget: Budget = field(default_factory=Budget)
 
     def restore_last_good(self, articles: Mapping[Path, Article]) -> None:
         """Seed the last good versions an earlier process published (from its state file)."""
@@ -135,7 +137,9 @@ def build(
             scheduled.append(article)
         else:
             due.append(article)
-    documents = assemble(config, due, catalog.entries, catalog.failures, catalog.renderer)
+    documents = assemble(
+        config, due, catalog.entries, catalog.failures, catalog.renderer, catalog.budget
+    )
     rejected.extend(documents.rejected)
     warnings.extend(documents.warnings)
 
@@ -251,7 +255,7 @@ def _unchanged(path: Path, known: Parsed, *, compare: bool) -> bool:
     if not compare or not known.digest:
         return True
     try:
-        data, _key = read_article_bytes(path)
+        data, _key = read_article_bytes(path, follow_link=False)
     except (OSError, ArticleError):
         return False
     return hashlib.sha256(data).digest() == known.digest

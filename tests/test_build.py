@@ -12,6 +12,7 @@ import feedparser
 import pytest
 
 from feedsvc.assemble import assemble
+from feedsvc.budget import Budget
 from feedsvc.build import Catalog, build
 from feedsvc.config import Config
 from feedsvc.errors import ArticleError, ConfigError, PublishError
@@ -418,7 +419,7 @@ def test_an_entry_a_format_cannot_write_is_rejected_and_the_next_one_shown(
         for name, entry_id, day in (("good", "tag:x,2025:good", 1), ("bad", "tag:x,2025:a\x01b", 2))
     )
     failures: dict[Article, ArticleError] = {}
-    documents = assemble(config, [bad, good], {}, failures, Renderer())
+    documents = assemble(config, [bad, good], {}, failures, Renderer(), Budget())
     assert documents.shown == (good,)
     assert [error.path for error in documents.rejected] == [bad.path]
     assert "cannot be written as rss.xml" in str(documents.rejected[0])

@@ -22,6 +22,11 @@ from pathlib import Path
 import feedparser
 import pytest
 
+from feedsvc.budget import Budget
+from feedsvc.build import Catalog, build
+from feedsvc.config import config_from_dict
+from feedsvc.normalise import to_entry
+from feedsvc.render import Renderer
 from tests.conftest import article
 
 FEEDS = ("rss.xml", "atom.xml", "feed.json")
@@ -250,3 +255,28 @@ def test_an_article_too_large_to_publish_is_rejected_and_the_rest_published(site
     assert all((site / "public" / name).stat().st_size < 2**20 for name in FEEDS)
     check = run_cli("check", *SITE, "--strict", cwd=site)
     assert check.returncode == 1 and "huge.md: too large to publish" in check.stderr
+
+
+def test_an_article_over_its_render_budget_is_rejected_by_name_in_that_time(
+    tmp_path: Path,
+) -> None:
+    """A body that is slow to render (runs of '[' cost markdown-it seconds) is stopped at the
+    budget in its worker process; a large ordinary body renders there as it would here."""
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "slow.md").write_text(article("Slow", "[" * 400_000, "June 30, 2025"))
+    large_body = "A paragraph of *ordinary* text & more.\n\n" * 2_000  # over IN_PROCESS_CHARS
+    (articles / "large.md").write_text(article("Large", large_body, "June 29, 2025"))
+    config = config_from_dict(
+        {"site": {"title": "Example News", "url": "https://news.example.org/"}}, tmp_path
+    )
+    catalog = Catalog(config, budget=Budget(seconds=0.5))
+    started = time.monotonic()
+    result = build(config, catalog=catalog)
+    assert time.monotonic() - started < 3.0
+    assert [str(error) for error in result.rejected] == [
+        f"{articles / 'slow.md'}: took more than 0.5 s to render: too complex"
+    ]
+    [entry] = feedparser.parse((tmp_path / "public" / "atom.xml").read_bytes()).entries
+    large = next(a for a in result.shown if a.title == "Large")
+    assert entry.content[0].value == to_entry(large, config, Renderer()).content_html.strip()
