@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 from feedsvc.budget import IN_PROCESS_CHARS, Budget, render_in_worker
 from feedsvc.config import Config
@@ -24,6 +25,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_ENTRY_BYTES = 2 * 2**20
 MAX_FEED_BYTES = 8 * 2**20
 LARGE_FEED_BYTES = 1_000_000
+# Articles that could not be shown, by path: the version that failed, and why.
+Failures = MutableMapping[Path, tuple[Article, ArticleError]]
 log = logging.getLogger("feedsvc.assemble")
 
 
@@ -41,43 +44,58 @@ def assemble(
     config: Config,
     due: list[Article],
     entries: MutableMapping[Article, Entry],
-    failures: MutableMapping[Article, ArticleError],
+    failures: Failures,
     renderer: Renderer,
     budget: Budget,
 ) -> Documents:
     """The feeds for the newest ``max_items`` of ``due`` (in path order) that can be shown.
 
     ``entries`` and ``failures`` carry what earlier builds rendered or rejected, so each
-    article is rendered once; both are trimmed to the articles of this build.
+    article is rendered once; both are trimmed to the articles of this build. Nothing here
+    hashes every due article: a one-file republish of a large archive stays cheap.
     """
-    candidates = [article for article in due if article not in failures]
-    crowded: dict[Article, ArticleError] = {}  # depends on the other entries: never kept
+    _keep_due(failures, due)
+    candidates = _without(due, failures)
+    crowded: Failures = {}  # depends on the other entries: never kept
     while True:
         shown, duplicates = newest_unique(candidates, config.feeds.max_items)
         rendered = _render(config, shown, entries, failures, crowded, renderer, budget)
         if rendered is None:
-            candidates = [a for a in candidates if a not in failures and a not in crowded]
+            candidates = _without(_without(candidates, failures), crowded)
             continue
         feed = _feed(config, rendered)
         files, broken = _emit(config, feed, dict(zip(rendered, shown, strict=True)))
         if broken:
             failures.update(broken)
-            candidates = [article for article in candidates if article not in broken]
+            candidates = _without(candidates, broken)
             continue
         break
     _keep_only(entries, shown)
-    _keep_only(failures, due)
     warnings = [
         f"{name} is {len(content) / 1e6:.1f} MB: some aggregators drop feeds over 1 MB;"
         " consider a lower [feeds] max_items"
         for name, content in files
         if len(content) > LARGE_FEED_BYTES
     ]
-    rejected = [
-        *duplicates,
-        *(failures.get(a) or crowded[a] for a in due if a in failures or a in crowded),
-    ]
+    rejected = [*duplicates, *(error for _, error in (*failures.values(), *crowded.values()))]
     return Documents(tuple(shown), files, tuple(rejected), tuple(warnings))
+
+
+def _without(articles: list[Article], failures: Failures) -> list[Article]:
+    """``articles`` less those ``failures`` holds (by path, for that very version)."""
+    if not failures:
+        return articles
+    return [a for a in articles if (known := failures.get(a.path)) is None or known[0] != a]
+
+
+def _keep_due(failures: Failures, due: list[Article]) -> None:
+    """Forget the failures of articles no longer due, or since changed."""
+    if not failures:
+        return
+    current = {article.path: article for article in due}
+    for path, (article, _error) in list(failures.items()):
+        if current.get(path) != article:
+            del failures[path]
 
 
 def newest_unique(due: list[Article], count: int) -> tuple[list[Article], list[ArticleError]]:
@@ -100,8 +118,8 @@ def _render(
     config: Config,
     shown: list[Article],
     entries: MutableMapping[Article, Entry],
-    failures: MutableMapping[Article, ArticleError],
-    crowded: MutableMapping[Article, ArticleError],
+    failures: Failures,
+    crowded: Failures,
     renderer: Renderer,
     budget: Budget,
 ) -> list[Entry] | None:
@@ -120,16 +138,22 @@ def _render(
             entries[article] = entry
         size = _entry_bytes(entry)
         if size > MAX_ENTRY_BYTES:
-            failures[article] = ArticleError(
-                article.path,
-                f"too large to publish: its entry is {size / 2**20:.1f} MiB"
-                f" (at most {MAX_ENTRY_BYTES // 2**20} MiB)",
+            failures[article.path] = (
+                article,
+                ArticleError(
+                    article.path,
+                    f"too large to publish: its entry is {size / 2**20:.1f} MiB"
+                    f" (at most {MAX_ENTRY_BYTES // 2**20} MiB)",
+                ),
             )
         elif total + size > MAX_FEED_BYTES:
-            crowded[article] = ArticleError(
-                article.path,
-                f"would take the feeds past {MAX_FEED_BYTES // 2**20} MiB;"
-                " lower [feeds] max_items or shorten the newer articles",
+            crowded[article.path] = (
+                article,
+                ArticleError(
+                    article.path,
+                    f"would take the feeds past {MAX_FEED_BYTES // 2**20} MiB;"
+                    " lower [feeds] max_items or shorten the newer articles",
+                ),
             )
         else:
             total += size
@@ -139,7 +163,7 @@ def _render(
 
 def _emit(
     config: Config, feed: Feed, articles: dict[Entry, Article]
-) -> tuple[tuple[tuple[str, bytes], ...], dict[Article, ArticleError]]:
+) -> tuple[tuple[tuple[str, bytes], ...], Failures]:
     """Every feed file's bytes; when a format cannot be written, the entries to blame."""
     files = []
     for name, _media_type in FEED_FILES:
@@ -154,17 +178,16 @@ def _emit(
     return tuple(files), {}
 
 
-def _blame(
-    config: Config, feed: Feed, name: str, articles: dict[Entry, Article]
-) -> dict[Article, ArticleError]:
+def _blame(config: Config, feed: Feed, name: str, articles: dict[Entry, Article]) -> Failures:
     """The entries that fail ``name``'s writer on their own, each as its article's error."""
-    broken: dict[Article, ArticleError] = {}
+    broken: Failures = {}
     for entry, article in articles.items():
         alone = replace(feed, entries=(entry,))
         try:
             RENDERERS[name](alone, config.feed_url(name))
         except Exception as exc:  # noqa: BLE001 (this entry's fault, reported by name)
-            broken[article] = ArticleError(article.path, f"cannot be written as {name} ({exc})")
+            error = ArticleError(article.path, f"cannot be written as {name} ({exc})")
+            broken[article.path] = article, error
     return broken
 
 
@@ -175,17 +198,16 @@ def _to_entry(article: Article, config: Config, renderer: Renderer, budget: Budg
     return to_entry(article, config, renderer)
 
 
-def _guarded(
-    article: Article, failures: MutableMapping[Article, ArticleError], work: Callable[[], Entry]
-) -> Entry | None:
+def _guarded(article: Article, failures: Failures, work: Callable[[], Entry]) -> Entry | None:
     """``work()``, or None with the article's error recorded: one article never stops a build."""
     try:
         return work()
     except ArticleError as error:
-        failures[article] = error
+        failures[article.path] = article, error
     except Exception as exc:  # noqa: BLE001 (a bug, but one article's: reported, with its cause)
         log.exception("unexpected error rendering %s", display_path(article.path))
-        failures[article] = ArticleError(article.path, f"cannot render the article ({exc!r})")
+        error = ArticleError(article.path, f"cannot render the article ({exc!r})")
+        failures[article.path] = article, error
     return None
 
 

@@ -9,14 +9,16 @@ memory limit: a pathological file costs its own article, by name, and nothing el
 
 from __future__ import annotations
 
-import multiprocessing
 import resource
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING
 
 from feedsvc.config import Config
 from feedsvc.errors import ArticleError
 from feedsvc.model import Article, Entry
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 # Below this a body renders in well under half a second whatever it holds: no worker needed.
 IN_PROCESS_CHARS = 64_000
@@ -33,6 +35,8 @@ class Budget:
 def render_in_worker(article: Article, config: Config, budget: Budget) -> Entry:
     """``to_entry`` for ``article`` in a child process; raises ArticleError when it fails or
     exceeds ``budget``."""
+    import multiprocessing  # only builds that meet a large body pay for it
+
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["feedsvc.normalise"])
     receiver, sender = context.Pipe(duplex=False)

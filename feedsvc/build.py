@@ -16,7 +16,7 @@ from pathlib import Path
 from lxml import etree
 
 from feedsvc.articles import find_article_files, is_article_path, read_article_bytes, read_source
-from feedsvc.assemble import assemble
+from feedsvc.assemble import Failures, assemble
 from feedsvc.budget import Budget
 from feedsvc.config import Config
 from feedsvc.errors import (
@@ -70,7 +70,7 @@ class Catalog:
     config: Config
     parsed: dict[Path, Parsed] = field(default_factory=dict)
     entries: dict[Article, Entry] = field(default_factory=dict)
-    failures: dict[Article, ArticleError] = field(default_factory=dict)
+    failures: Failures = field(default_factory=dict)
     renderer: Renderer = field(default_factory=Renderer)
     files: list[Path] | None = None  # every article file, path order; None before a full scan
     root: Path | None = None  # the articles directory, symlinks resolved, when last scanned
