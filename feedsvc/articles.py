@@ -10,7 +10,6 @@ import re
 import stat
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,7 +17,7 @@ from urllib.parse import quote
 from feedsvc.errors import ArticleError, display_path
 from feedsvc.fields import check_fields, too_long
 from feedsvc.frontmatter import load_front_matter
-from feedsvc.model import FileKey, Source
+from feedsvc.model import NO_KEY, FileKey, Source
 
 ARTICLE_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
 MAX_ARTICLE_BYTES = 16 * 2**20  # a larger file is a stray log or dump, not an article
@@ -149,9 +148,7 @@ def read_source(path: Path, root: Path) -> Source:
     except OSError as exc:
         raise ArticleError(path, f"cannot read the file ({exc.strerror})") from None
     text, warnings = decode(data, path)
-    return replace(
-        parse_source(text, path, root, warnings), key=key, digest=hashlib.sha256(data).digest()
-    )
+    return parse_source(text, path, root, warnings, key=key, digest=hashlib.sha256(data).digest())
 
 
 def _plainly_below(full: str, root: str) -> bool:
@@ -195,10 +192,13 @@ def read_article_bytes(path: Path, *, follow_link: bool = True) -> tuple[bytes, 
         data = os.read(descriptor, size + 1)
         if len(data) <= size:
             return data, key
-        chunks = [data]  # the file grew while being read
-        while chunk := os.read(descriptor, 65536):
+        chunks, read = [data], len(data)  # the file grew while being read (or lied about its size)
+        while read <= MAX_ARTICLE_BYTES and (chunk := os.read(descriptor, 65536)):
             chunks.append(chunk)
-        return b"".join(chunks), (-1, -1, -1)  # grown: read it again next time
+            read += len(chunk)
+        if read > MAX_ARTICLE_BYTES:
+            raise ArticleError(path, "too large for an article (it grew while being read)")
+        return b"".join(chunks), NO_KEY  # grown: read it again next time
     finally:
         os.close(descriptor)
 
@@ -232,7 +232,15 @@ def decode(data: bytes, path: Path) -> tuple[str, tuple[str, ...]]:
             return data.decode("latin-1"), (warning,)
 
 
-def parse_source(text: str, path: Path, root: Path, warnings: tuple[str, ...] = ()) -> Source:
+def parse_source(
+    text: str,
+    path: Path,
+    root: Path,
+    warnings: tuple[str, ...] = (),
+    *,
+    key: FileKey = NO_KEY,
+    digest: bytes = b"",
+) -> Source:
     """Split an article's text into front matter, title, body and foot metadata.
 
     Works on offsets into the text, touching only its first and last lines: the body is
@@ -269,6 +277,8 @@ def parse_source(text: str, path: Path, root: Path, warnings: tuple[str, ...] = 
         link=checked.get("link"),
         draft=checked.get("draft", False),
         warnings=warnings,
+        key=key,
+        digest=digest,
     )
 
 

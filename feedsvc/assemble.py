@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from feedsvc.budget import IN_PROCESS_CHARS, Budget, render_in_worker
+from feedsvc.budget import IN_PROCESS_CHARS, Budget, BudgetExceeded, render_in_worker
 from feedsvc.config import Config
 from feedsvc.errors import ArticleError, display_path
 from feedsvc.feeds import RENDERERS
@@ -21,7 +21,8 @@ from feedsvc.render import Renderer
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # libxml2 (lxml, feedparser's parser, many readers) refuses a text node over 10,000,000 bytes,
-# and aggregators drop feeds far smaller: an entry or a feed past these is never written.
+# and aggregators drop feeds far smaller: no entry past the first is published, and a feed
+# past the second holds fewer entries.
 MAX_ENTRY_BYTES = 2 * 2**20
 MAX_FEED_BYTES = 8 * 2**20
 LARGE_FEED_BYTES = 1_000_000
@@ -47,6 +48,7 @@ def assemble(
     failures: Failures,
     renderer: Renderer,
     budget: Budget,
+    retry: bool = False,
 ) -> Documents:
     """The feeds for the newest ``max_items`` of ``due`` (in path order) that can be shown.
 
@@ -54,22 +56,37 @@ def assemble(
     article is rendered once; both are trimmed to the articles of this build. Nothing here
     hashes every due article: a one-file republish of a large archive stays cheap.
     """
-    _keep_due(failures, due)
+    _keep_due(failures, due, retry)
     candidates = _without(due, failures)
-    crowded: Failures = {}  # depends on the other entries: never kept
+    limit = config.feeds.max_items
     while True:
-        shown, duplicates = newest_unique(candidates, config.feeds.max_items)
-        rendered = _render(config, shown, entries, failures, crowded, renderer, budget)
+        shown, duplicates = newest_unique(candidates, limit)
+        rendered = _render(config, shown, entries, failures, renderer, budget)
         if rendered is None:
-            candidates = _without(_without(candidates, failures), crowded)
+            candidates = _without(candidates, failures)
             continue
-        feed = _feed(config, rendered)
-        files, broken = _emit(config, feed, dict(zip(rendered, shown, strict=True)))
+        files, broken = _emit(
+            config, _feed(config, rendered), dict(zip(rendered, shown, strict=True))
+        )
         if broken:
             failures.update(broken)
             candidates = _without(candidates, broken)
             continue
-        break
+        largest = max(len(content) for _, content in files)
+        if largest <= MAX_FEED_BYTES:
+            break
+        if len(shown) == 1:  # alone too large for a feed: never publishable as it is
+            failures[shown[0].path] = (
+                shown[0],
+                ArticleError(
+                    shown[0].path,
+                    f"too large to publish: its feed would be {largest / 2**20:.1f} MiB",
+                ),
+            )
+            candidates = _without(candidates, failures)
+            continue
+        # Fewer entries, in proportion: the oldest ones wait outside the feed, unrejected.
+        limit = max(1, min(len(shown) - 1, len(shown) * MAX_FEED_BYTES // largest))
     _keep_only(entries, shown)
     warnings = [
         f"{name} is {len(content) / 1e6:.1f} MB: some aggregators drop feeds over 1 MB;"
@@ -77,7 +94,12 @@ def assemble(
         for name, content in files
         if len(content) > LARGE_FEED_BYTES
     ]
-    rejected = [*duplicates, *(error for _, error in (*failures.values(), *crowded.values()))]
+    if limit < config.feeds.max_items and len(shown) < len(candidates):
+        warnings.append(
+            f"the feeds hold {len(shown)} entries, not [feeds] max_items ="
+            f" {config.feeds.max_items}: more would take them past {MAX_FEED_BYTES // 2**20} MiB"
+        )
+    rejected = [*duplicates, *(error for _, error in failures.values())]
     return Documents(tuple(shown), files, tuple(rejected), tuple(warnings))
 
 
@@ -88,13 +110,14 @@ def _without(articles: list[Article], failures: Failures) -> list[Article]:
     return [a for a in articles if (known := failures.get(a.path)) is None or known[0] != a]
 
 
-def _keep_due(failures: Failures, due: list[Article]) -> None:
-    """Forget the failures of articles no longer due, or since changed."""
+def _keep_due(failures: Failures, due: list[Article], retry: bool) -> None:
+    """Forget the failures of articles no longer due, or since changed; with ``retry`` also
+    those that may not recur (a render over its budget on a busy machine)."""
     if not failures:
         return
     current = {article.path: article for article in due}
-    for path, (article, _error) in list(failures.items()):
-        if current.get(path) != article:
+    for path, (article, error) in list(failures.items()):
+        if current.get(path) != article or (retry and isinstance(error, BudgetExceeded)):
             del failures[path]
 
 
@@ -119,20 +142,16 @@ def _render(
     shown: list[Article],
     entries: MutableMapping[Article, Entry],
     failures: Failures,
-    crowded: Failures,
     renderer: Renderer,
     budget: Budget,
 ) -> list[Entry] | None:
     """Each shown article's entry, rendered once; None when some could not be (they are
-    then in ``failures``) or would take the feed past its size limit (in ``crowded``)."""
+    then in ``failures``)."""
     rendered: list[Entry] = []
-    total = 0
     for article in shown:
         entry = entries.get(article)
         if entry is None:
-            entry = _guarded(
-                article, failures, lambda a=article: _to_entry(a, config, renderer, budget)
-            )
+            entry = _guarded(article, failures, config, renderer, budget)
             if entry is None:
                 continue
             entries[article] = entry
@@ -146,17 +165,7 @@ def _render(
                     f" (at most {MAX_ENTRY_BYTES // 2**20} MiB)",
                 ),
             )
-        elif total + size > MAX_FEED_BYTES:
-            crowded[article.path] = (
-                article,
-                ArticleError(
-                    article.path,
-                    f"would take the feeds past {MAX_FEED_BYTES // 2**20} MiB;"
-                    " lower [feeds] max_items or shorten the newer articles",
-                ),
-            )
         else:
-            total += size
             rendered.append(entry)
     return rendered if len(rendered) == len(shown) else None
 
@@ -191,17 +200,19 @@ def _blame(config: Config, feed: Feed, name: str, articles: dict[Entry, Article]
     return broken
 
 
-def _to_entry(article: Article, config: Config, renderer: Renderer, budget: Budget) -> Entry:
-    """The article's entry: a large body is rendered in a worker under ``budget``."""
-    if len(article.body) > IN_PROCESS_CHARS:
-        return render_in_worker(article, config, budget)
-    return to_entry(article, config, renderer)
-
-
-def _guarded(article: Article, failures: Failures, work: Callable[[], Entry]) -> Entry | None:
-    """``work()``, or None with the article's error recorded: one article never stops a build."""
+def _guarded(
+    article: Article,
+    failures: Failures,
+    config: Config,
+    renderer: Renderer,
+    budget: Budget,
+) -> Entry | None:
+    """The article's entry (a large body rendered in a worker under ``budget``), or None with
+    its error recorded: one article never stops a build."""
     try:
-        return work()
+        if len(article.body) > IN_PROCESS_CHARS:
+            return render_in_worker(article, config, budget)
+        return to_entry(article, config, renderer)
     except ArticleError as error:
         failures[article.path] = article, error
     except Exception as exc:  # noqa: BLE001 (a bug, but one article's: reported, with its cause)

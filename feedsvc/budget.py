@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 IN_PROCESS_CHARS = 64_000
 
 
+class BudgetExceeded(ArticleError):
+    """Rendering ran out of time or memory, or its worker failed: on a busy machine it may
+    succeed later, so a scheduled rescan tries the article again."""
+
+
 @dataclass(frozen=True)
 class Budget:
     """What rendering one large article may take."""
@@ -38,30 +43,36 @@ def render_in_worker(article: Article, config: Config, budget: Budget) -> Entry:
     import multiprocessing  # only builds that meet a large body pay for it
 
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["feedsvc.normalise"])
     receiver, sender = context.Pipe(duplex=False)
     worker = context.Process(
         target=_render, args=(sender, article, config, budget.memory_bytes), daemon=True
     )
-    worker.start()
-    sender.close()
     try:
+        try:
+            worker.start()
+        except OSError as exc:
+            raise BudgetExceeded(
+                article.path, f"cannot start a worker to render it ({exc})"
+            ) from exc
+        sender.close()
         if not receiver.poll(budget.seconds):
-            raise ArticleError(
+            raise BudgetExceeded(
                 article.path, f"took more than {budget.seconds:g} s to render: too complex"
             )
         try:
             outcome = receiver.recv()
         except (EOFError, OSError):
-            raise ArticleError(
+            raise BudgetExceeded(
                 article.path,
                 f"rendering it failed (over {budget.memory_bytes // 2**20} MiB of memory?)",
             ) from None
     finally:
+        sender.close()
         receiver.close()
         if worker.is_alive():
             worker.kill()
-        worker.join()
+        if worker.pid is not None:
+            worker.join()
     if isinstance(outcome, Entry):
         return outcome
     message, line = outcome
@@ -80,8 +91,8 @@ def _render(sender: Connection, article: Article, config: Config, memory_bytes: 
         outcome = to_entry(article, config, Renderer())
     except ArticleError as error:
         outcome = (error.message, error.line)
-    except MemoryError:
-        outcome = (f"rendering it needs more than {memory_bytes // 2**20} MiB of memory", None)
+    except MemoryError:  # over the budget: the parent hears of it as the worker's failure
+        raise SystemExit(1) from None
     except Exception as exc:  # noqa: BLE001 (a bug, but this article's: reported by name)
         outcome = (f"cannot render the article ({exc!r})", None)
     sender.send(outcome)

@@ -26,14 +26,22 @@ from feedsvc.errors import (
     EmptyFeedRefused,
     display_path,
 )
-from feedsvc.model import ATOM_TYPE, FEED_FILES, JSON_TYPE, Article, BuildResult, Entry, FileKey
+from feedsvc.model import (
+    ATOM_TYPE,
+    FEED_FILES,
+    JSON_TYPE,
+    NO_KEY,
+    Article,
+    BuildResult,
+    Entry,
+    FileKey,
+)
 from feedsvc.normalise import normalise
 from feedsvc.outputs import publish_files, read_published
 from feedsvc.render import Renderer
 
 log = logging.getLogger("feedsvc.build")
 Progress = Callable[[Sequence[Path]], Iterable[Path]]
-NO_KEY: FileKey = (-1, -1, -1)
 
 
 @dataclass
@@ -108,12 +116,16 @@ def build(
         catalog = Catalog(config)
     warnings: list[str] = []
     root = _articles_root(config, catalog, warnings)
+    # Only a scan nobody asked for by path (a scheduled rescan, a reload) compares content and
+    # retries renders that ran out of time: a watcher's batch naming a directory or an
+    # editor's probe file is no cause to read every file.
+    compare = changed is None and catalog.files is not None
     if catalog.files is not None and changed is not None and _all_articles(changed, root):
         files, present = _update_files(catalog.files, changed)
         _refresh(catalog, root, files, present, progress, cancel, only=changed)
     else:
         files = find_article_files(root)
-        _refresh(catalog, root, files, set(files), progress, cancel)
+        _refresh(catalog, root, files, set(files), progress, cancel, compare=compare)
     catalog.files = files
 
     rejected: list[ArticleError] = []
@@ -138,7 +150,7 @@ def build(
         else:
             due.append(article)
     documents = assemble(
-        config, due, catalog.entries, catalog.failures, catalog.renderer, catalog.budget
+        config, due, catalog.entries, catalog.failures, catalog.renderer, catalog.budget, compare
     )
     rejected.extend(documents.rejected)
     warnings.extend(documents.warnings)
@@ -217,24 +229,25 @@ def _refresh(
     progress: Progress | None,
     cancel: threading.Event | None,
     only: Collection[Path] | None = None,
+    compare: bool = False,
 ) -> None:
     """Parse the files (of ``only``, if given) that are new or changed since last seen;
     ``present`` is ``files`` as a set.
 
     Paths a watcher named are read again whatever their stat says (a same-size rewrite
-    within one timestamp tick keeps the key). A rescan of a catalog that has seen the files
-    compares the content of those whose key is unchanged, for the same reason.
+    within one timestamp tick keeps the key). With ``compare`` (a rescan of a catalog that has
+    seen the files) the content of those whose key is unchanged is compared, for the same
+    reason, and files that could not be read are tried again.
     """
     gone = catalog.parsed.keys() - present if only is None else set(only) - present
     for path in gone:
         catalog.parsed.pop(path, None)
         catalog.restored.pop(path, None)
-    rescan = only is None and catalog.files is not None
     candidates = files if only is None else [path for path in only if path in present]
     for path in progress(candidates) if progress else candidates:
         _check_cancel(cancel)
         known = catalog.parsed.get(path)
-        if only is None and known is not None and _unchanged(path, known, compare=rescan):
+        if only is None and known is not None and _unchanged(path, known, compare=compare):
             continue
         parsed = _parse(path, root, catalog)
         if parsed.article is None:
@@ -252,10 +265,12 @@ def _unchanged(path: Path, known: Parsed, *, compare: bool) -> bool:
         return False
     if (status.st_size, status.st_mtime_ns, status.st_ino) != known.key:
         return False
-    if not compare or not known.digest:
+    if not compare:
         return True
+    if not known.digest:  # it could not be read: perhaps it can now
+        return False
     try:
-        data, _key = read_article_bytes(path, follow_link=False)
+        data, _key = read_article_bytes(path)
     except (OSError, ArticleError):
         return False
     return hashlib.sha256(data).digest() == known.digest

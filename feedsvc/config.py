@@ -348,10 +348,9 @@ def _check_ranges(config: Config) -> None:
 
 
 def _check_rescan(config: Config) -> None:
-    """The rescan must be a schedule APScheduler can build and run (in UTC for durations),
-    firing at least once: found here, it is a ConfigError, not an overflow in the scheduler."""
-    from feedsvc.schedule import rescan_trigger  # only a schedule to check needs APScheduler
-
+    """The rescan must be a schedule APScheduler can build and run, firing at least once:
+    found here, it is a ConfigError, not an overflow in the scheduler. A duration in range
+    always can; only a cron expression needs APScheduler (and its import time) to tell."""
     rescan = config.schedule.rescan
     if len(rescan.split()) != 5:
         try:
@@ -364,6 +363,9 @@ def _check_rescan(config: Config) -> None:
             ) from None
         if not timedelta(seconds=1) <= duration <= MAX_RESCAN:
             raise ConfigError("schedule.rescan", f"must be between 1s and 366 days, not {rescan!r}")
+        return
+    from feedsvc.schedule import rescan_trigger
+
     try:
         first = rescan_trigger(config).get_next_fire_time(None, datetime.now(UTC))
     except (ValueError, OverflowError) as exc:

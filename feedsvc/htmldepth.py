@@ -181,11 +181,10 @@ def _count_starts(html: str, start: int, stop: int, stack: _Stack) -> None:
 def _comment_end(html: str, start: int) -> int:
     """Where a comment opened at ``start`` ends: after '-->' or '--!>' (or an abrupt
     '<!-->' or '<!--->'), else at the end of the text."""
-    ends = [
-        found + length
-        for found, length in ((html.find("-->", start + 2), 3), (html.find("--!>", start + 4), 4))
-        if found >= 0
-    ]
+    arrow = html.find("-->", start + 2)
+    # '--!>' only counts before the first '-->': bounding its search keeps many comments linear.
+    bang = html.find("--!>", start + 4, len(html) if arrow < 0 else arrow + 3)
+    ends = [found + length for found, length in ((arrow, 3), (bang, 4)) if found >= 0]
     return min(ends, default=len(html))
 
 

@@ -11,6 +11,7 @@ from feedsvc.errors import ArticleError
 RawDate = str | date | datetime
 # (size, mtime in ns, inode): a file whose key is unchanged need not be read again.
 FileKey = tuple[int, int, int]
+NO_KEY: FileKey = (-1, -1, -1)  # a version that must be read again next time
 
 RSS_TYPE = "application/rss+xml"
 ATOM_TYPE = "application/atom+xml"
@@ -43,7 +44,7 @@ class Source:
     link: str | None = None
     draft: bool = False
     warnings: tuple[str, ...] = ()
-    key: FileKey = (-1, -1, -1)  # from the fstat of the descriptor the text was read through
+    key: FileKey = NO_KEY  # from the fstat of the descriptor the text was read through
     digest: bytes = b""  # SHA-256 of the file's bytes: a rescan compares content, not stat
 
 

@@ -7,6 +7,7 @@ import fcntl
 import gzip
 import os
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -15,6 +16,8 @@ from feedsvc.errors import PublishError
 
 FILE_MODE = 0o644
 TEMPORARY_SUFFIX = ".tmp"
+# A build writes its files in well under a second: a lock held longer is a stuck process.
+LOCK_TIMEOUT_S = 30.0
 
 
 def publish_files(
@@ -153,7 +156,18 @@ def _write_lock(directory: Path) -> Iterator[None]:
     except OSError as exc:
         raise PublishError(str(directory), f"cannot lock the directory ({exc.strerror})") from exc
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        deadline = time.monotonic() + LOCK_TIMEOUT_S
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise PublishError(
+                        str(directory),
+                        f"another build has held the directory for {LOCK_TIMEOUT_S:g} s",
+                    ) from None
+                time.sleep(0.05)
         yield
     finally:
         os.close(descriptor)

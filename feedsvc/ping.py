@@ -205,9 +205,12 @@ class Pinger:
                 outcome = await send(self._client, message, self.config)
                 # Recording may wait on the state file: not on the event loop.
                 await asyncio.to_thread(self._on_outcome, outcome)
-                if message not in self._again:
+                if message in self._again:
+                    continue
+                await self._keep(remove_pending, message)
+                if message not in self._again:  # no change came in while that was written
                     break
-            await self._keep(remove_pending, message)
+                await self._keep(add_pending, message)
         finally:
             del self._pending[message]
 

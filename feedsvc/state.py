@@ -237,7 +237,13 @@ def load_last_good(path: Path) -> dict[Path, Article]:
     if not path.is_file():
         return {}
     rows = _transact(path, lambda db: db.execute("SELECT path, article FROM last_good").fetchall())
-    return {Path(file): _article_from_json(json.loads(text)) for file, text in rows}
+    articles = {}
+    for file, text in rows:
+        try:
+            articles[Path(file)] = _article_from_json(json.loads(text))
+        except (ValueError, KeyError, TypeError) as exc:  # a row from another version, or damaged
+            log.warning("state file: ignoring the last good version of %s (%r)", file, exc)
+    return articles
 
 
 def _article_to_json(article: Article) -> dict[str, object]:

@@ -425,3 +425,27 @@ def test_an_entry_a_format_cannot_write_is_rejected_and_the_next_one_shown(
     assert "cannot be written as rss.xml" in str(documents.rejected[0])
     assert feedparser.parse(dict(documents.files)["rss.xml"]).entries[0].title == "Good"
     assert set(failures) == {bad.path}  # remembered: not rendered again at the next build
+
+
+def test_a_feed_at_its_size_limit_holds_fewer_entries_and_rejects_none(
+    write_article: Callable[..., Path],
+    make_config: Callable[..., Config],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("feedsvc.assemble.MAX_FEED_BYTES", 40_000)
+    for day in range(1, 21):
+        write_article(
+            f"s{day:02}.md", article(f"Day {day}", "Words and more. " * 250, f"June {day}, 2025")
+        )
+    config = make_config()
+    catalog = Catalog(config)
+    result = build(config, now=NOW, catalog=catalog)
+    files = outputs(config)
+    assert result.rejected == ()
+    assert all(len(content) <= 40_000 for content in files.values())
+    titles = [e.title for e in check_all(config)["atom.xml"].entries]
+    assert 1 < len(titles) < 20 and titles[0] == "Day 20"  # the newest, as many as fit
+    assert any("more would take them past" in warning for warning in result.warnings)
+    rendered = len(catalog.entries)
+    build(config, now=NOW, catalog=catalog)
+    assert len(catalog.entries) == rendered  # nothing older was rendered to be turned away

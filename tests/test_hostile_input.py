@@ -443,3 +443,11 @@ def test_odd_file_names_and_a_bare_bom_are_one_line_rejections(tmp_path: Path) -
             "'articles/\\xff\\xfe.md': the file name is not valid UTF-8",
         ]
     )
+
+
+def test_many_html_comments_are_checked_in_linear_time() -> None:
+    from feedsvc.htmldepth import check_depth
+
+    started = time.perf_counter()
+    check_depth("<!---->" * 100_000, 256)  # 700 KB: minutes when each comment searched to the end
+    assert time.perf_counter() - started < 2.0

@@ -230,3 +230,13 @@ def test_locked_state_file_gives_up_quickly_with_one_error(tmp_path: Path) -> No
         locker.communicate("", timeout=10)
     assert read_state(path).build.entries == 1  # type: ignore[union-attr]
     assert not list(tmp_path.glob("*.corrupt-*"))
+
+
+@pytest.mark.parametrize("damage", ["not json", '{"path": "a.md"}', "[1, 2]"])
+def test_a_damaged_last_good_row_is_skipped_not_fatal(tmp_path: Path, damage: str) -> None:
+    path = tmp_path / "state.sqlite"
+    first, second = an_article(), an_article(path=Path("/srv/articles/b.md"))
+    save_last_good(path, {first.path: first, second.path: second})
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE last_good SET article = ? WHERE path = ?", (damage, str(first.path)))
+    assert load_last_good(path) == {second.path: second}
