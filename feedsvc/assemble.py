@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import threading
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from feedsvc.budget import IN_PROCESS_CHARS, Budget, BudgetExceeded, render_in_worker
 from feedsvc.config import Config
-from feedsvc.errors import ArticleError, display_path
+from feedsvc.errors import ArticleError, BuildCancelled, display_path
 from feedsvc.feeds import RENDERERS
 from feedsvc.model import FEED_FILES, Article, Entry, Feed
 from feedsvc.normalise import to_entry
@@ -49,6 +50,7 @@ def assemble(
     renderer: Renderer,
     budget: Budget,
     retry: bool = False,
+    cancel: threading.Event | None = None,
 ) -> Documents:
     """The feeds for the newest ``max_items`` of ``due`` (in path order) that can be shown.
 
@@ -61,7 +63,7 @@ def assemble(
     limit = config.feeds.max_items
     while True:
         shown, duplicates = newest_unique(candidates, limit)
-        rendered = _render(config, shown, entries, failures, renderer, budget)
+        rendered = _render(config, shown, entries, failures, renderer, budget, cancel)
         if rendered is None:
             candidates = _without(candidates, failures)
             continue
@@ -144,6 +146,7 @@ def _render(
     failures: Failures,
     renderer: Renderer,
     budget: Budget,
+    cancel: threading.Event | None,
 ) -> list[Entry] | None:
     """Each shown article's entry, rendered once; None when some could not be (they are
     then in ``failures``)."""
@@ -151,6 +154,8 @@ def _render(
     for article in shown:
         entry = entries.get(article)
         if entry is None:
+            if cancel is not None and cancel.is_set():
+                raise BuildCancelled()
             entry = _guarded(article, failures, config, renderer, budget)
             if entry is None:
                 continue

@@ -150,7 +150,14 @@ def build(
         else:
             due.append(article)
     documents = assemble(
-        config, due, catalog.entries, catalog.failures, catalog.renderer, catalog.budget, compare
+        config,
+        due,
+        catalog.entries,
+        catalog.failures,
+        catalog.renderer,
+        catalog.budget,
+        retry=compare,
+        cancel=cancel,
     )
     rejected.extend(documents.rejected)
     warnings.extend(documents.warnings)

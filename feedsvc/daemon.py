@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from feedsvc.build import Catalog, build
 from feedsvc.config import Config
-from feedsvc.errors import BuildCancelled, FeedsvcError, display_path
+from feedsvc.errors import BuildCancelled, FeedsvcError, PublishError, display_path
 from feedsvc.model import Article, BuildResult
 from feedsvc.notify import Notifier
 from feedsvc.ping import Outcome, Pinger, feed_urls, remember
@@ -168,7 +168,9 @@ class Daemon:
             log.info("build cancelled: stopping")
             return
         except FeedsvcError as error:
-            if first:
+            # A bad configuration or a missing articles directory at start is the operator's
+            # to fix (exit 2); an output that cannot be written yet is retried like any build.
+            if first and not isinstance(error, PublishError):
                 raise
             log.error("build failed: %s", error)
             self._retry_later(changed, f"last build failed: {error}")

@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ from feedsvc.assemble import Failures, assemble
 from feedsvc.budget import Budget
 from feedsvc.build import Catalog, build
 from feedsvc.config import Config
-from feedsvc.errors import ConfigError, PublishError
+from feedsvc.errors import BuildCancelled, ConfigError, PublishError
 from feedsvc.model import Article
 from feedsvc.render import Renderer
 from tests.conftest import FIXTURES, SEED, article
@@ -449,3 +450,20 @@ def test_a_feed_at_its_size_limit_holds_fewer_entries_and_rejects_none(
     rendered = len(catalog.entries)
     build(config, now=NOW, catalog=catalog)
     assert len(catalog.entries) == rendered  # nothing older was rendered to be turned away
+
+
+def test_a_cancelled_build_stops_before_rendering_and_writes_nothing(
+    write_article: Callable[..., Path], make_config: Callable[..., Config]
+) -> None:
+    for day in (1, 2):
+        write_article(f"s{day}.md", article(f"Day {day}", "Body.", f"June {day}, 2025"))
+    config = make_config()
+    catalog = Catalog(config)
+    build(config, now=NOW, catalog=catalog)
+    before = outputs(config)
+    catalog.entries.clear()  # as after a restore: every shown entry must be rendered again
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(BuildCancelled):
+        build(config, now=NOW, catalog=catalog, changed=[], cancel=cancel)
+    assert catalog.entries == {} and outputs(config) == before

@@ -139,6 +139,23 @@ def test_a_failed_build_is_retried_until_the_output_is_writable(daemon: DaemonPr
     assert daemon.stop() == 0
 
 
+def test_an_output_unwritable_at_start_is_retried_and_the_daemon_serves_meanwhile(
+    tmp_path: Path,
+) -> None:
+    process = DaemonProcess(tmp_path, toml())
+    (process.articles / "first.md").write_text(article("First story"))
+    process.public.write_text("in the way")  # where the output directory should be
+    process.start(wait_ready=False)
+    try:
+        process.wait_log("build failed")
+        process.wait_log("retrying the build in 1 s")
+        process.public.unlink()
+        process.wait_titles(lambda titles: titles == ["First story"], timeout=8)
+        assert process.stop() == 0
+    finally:
+        process.kill()
+
+
 def test_an_empty_config_file_on_reload_is_refused(daemon: DaemonProcess) -> None:
     """It used to turn every guid into tag:localhost,…"""
     daemon.config.write_text("# nothing here yet\n")
