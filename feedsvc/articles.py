@@ -17,7 +17,7 @@ from urllib.parse import quote
 from feedsvc.errors import ArticleError, display_path
 from feedsvc.fields import check_fields, too_long
 from feedsvc.frontmatter import load_front_matter
-from feedsvc.model import NO_KEY, FileKey, Source
+from feedsvc.model import NO_KEY, FileKey, Source, file_key
 
 ARTICLE_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
 MAX_ARTICLE_BYTES = 16 * 2**20  # a larger file is a stray log or dump, not an article
@@ -186,7 +186,7 @@ def read_article_bytes(path: Path, *, follow_link: bool = True) -> tuple[bytes, 
         if not stat.S_ISREG(status.st_mode):
             raise ArticleError(path, "not a regular file")
         size = status.st_size
-        key = (size, status.st_mtime_ns, status.st_ino)
+        key = file_key(status)
         if size > MAX_ARTICLE_BYTES:
             raise ArticleError(path, f"too large for an article ({size / 2**20:.0f} MiB)")
         data = os.read(descriptor, size + 1)

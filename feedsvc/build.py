@@ -35,6 +35,7 @@ from feedsvc.model import (
     BuildResult,
     Entry,
     FileKey,
+    file_key,
 )
 from feedsvc.normalise import normalise
 from feedsvc.outputs import publish_files, read_published
@@ -270,7 +271,7 @@ def _unchanged(path: Path, known: Parsed, *, compare: bool) -> bool:
         status = os.stat(path)
     except OSError:
         return False
-    if (status.st_size, status.st_mtime_ns, status.st_ino) != known.key:
+    if file_key(status) != known.key:
         return False
     if not compare:
         return True
@@ -312,7 +313,7 @@ def _stat_key(path: Path) -> FileKey:
         status = os.stat(path)
     except OSError:
         return NO_KEY
-    return (status.st_size, status.st_mtime_ns, status.st_ino)
+    return file_key(status)
 
 
 def _check_cancel(cancel: threading.Event | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -12,6 +13,12 @@ RawDate = str | date | datetime
 # (size, mtime in ns, inode): a file whose key is unchanged need not be read again.
 FileKey = tuple[int, int, int]
 NO_KEY: FileKey = (-1, -1, -1)  # a version that must be read again next time
+
+
+def file_key(status: os.stat_result) -> FileKey:
+    """The key of the file version a ``stat`` or ``fstat`` describes."""
+    return (status.st_size, status.st_mtime_ns, status.st_ino)
+
 
 RSS_TYPE = "application/rss+xml"
 ATOM_TYPE = "application/atom+xml"

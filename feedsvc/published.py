@@ -19,8 +19,9 @@ from pathlib import Path
 
 import brotli
 
+from feedsvc.model import FileKey, file_key
+
 Header = tuple[bytes, bytes]
-FileKey = tuple[int, int, int]
 IDENTITY = "identity"
 # Feeds change rarely but are compressed in the request path when they do: brotli's top
 # quality costs ~30 ms per 24 KB here, quality 5 ~1.5 ms for 80% of its gain.
@@ -121,7 +122,7 @@ class PublishedFile:
         except OSError:
             self._key = self._version = None
             return None
-        if (st.st_mtime_ns, st.st_size, st.st_ino) != self._key:
+        if file_key(st) != self._key:
             self._load()
         return self._version
 
@@ -145,7 +146,7 @@ class PublishedFile:
                 raise
             self._version = previous
             return
-        self._key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        self._key = file_key(st)
         if previous is not None and previous.digest == content_digest(content):
             self._version = previous
         else:
