@@ -102,6 +102,7 @@ def build(
     changed: Collection[Path] | None = None,
     cancel: threading.Event | None = None,
     allow_empty: bool = False,
+    before_publish: Callable[[list[str]], None] | None = None,
 ) -> BuildResult:
     """Read the articles, publish the ones due by ``now``, and write the feeds that changed.
 
@@ -111,6 +112,8 @@ def build(
     are reported in the result, never raised. An unusable articles or output directory, or
     a build that would empty published feeds (unless ``allow_empty``), raises and leaves the
     published feeds as they were; so does ``cancel`` being set (BuildCancelled).
+    ``before_publish`` hears which feed files will change, once they are on disk and before
+    any is renamed into place (see ``publish_files``).
     """
     now = now or datetime.now(UTC)
     if catalog is None or catalog.config != config:
@@ -169,7 +172,10 @@ def build(
         if not documents.shown and not allow_empty:
             _refuse_emptying(config)
         written = publish_files(
-            config.feeds.output, documents.files, gzip_copies=config.feeds.gzip_copies
+            config.feeds.output,
+            documents.files,
+            gzip_copies=config.feeds.gzip_copies,
+            before_rename=before_publish,
         )
     output = config.feeds.output
     return BuildResult(

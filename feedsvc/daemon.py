@@ -25,7 +25,7 @@ from feedsvc.config import Config
 from feedsvc.errors import BuildCancelled, FeedsvcError, PublishError, display_path
 from feedsvc.model import Article, BuildResult
 from feedsvc.notify import Notifier
-from feedsvc.ping import Outcome, Pinger, feed_urls, remember
+from feedsvc.ping import Outcome, Pinger, feed_urls, record_pending, remember
 from feedsvc.schedule import Schedule
 from feedsvc.state import load_last_good, record_build, record_build_failure, save_last_good
 from feedsvc.watch import watch_articles
@@ -390,7 +390,13 @@ def _build_and_record(
     """
     state = config.state.path
     try:
-        result = build(config, catalog=catalog, changed=changed, cancel=cancel)
+        result = build(
+            config,
+            catalog=catalog,
+            changed=changed,
+            cancel=cancel,
+            before_publish=lambda names: record_pending(config, feed_urls(config, names)),
+        )
     except BuildCancelled:
         raise
     except Exception as exc:

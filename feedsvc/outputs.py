@@ -8,7 +8,7 @@ import gzip
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -21,7 +21,11 @@ LOCK_TIMEOUT_S = 30.0
 
 
 def publish_files(
-    directory: Path, files: Sequence[tuple[str, bytes]], *, gzip_copies: bool = False
+    directory: Path,
+    files: Sequence[tuple[str, bytes]],
+    *,
+    gzip_copies: bool = False,
+    before_rename: Callable[[list[str]], None] | None = None,
 ) -> list[str]:
     """Make ``directory`` hold each (name, bytes) of ``files``; returns the names written.
 
@@ -31,7 +35,9 @@ def publish_files(
     each file gets a ``.gz`` copy that is checked against it at every build, so a copy can
     never stay out of step with its feed; without, stale copies are removed. One build at a
     time writes (an advisory lock in the directory), and it first removes the temporaries
-    that a killed build left behind.
+    that a killed build left behind. ``before_rename`` hears the names about to change once
+    every new version is safely on disk and none is in place yet: what it records (pings to
+    send) survives a kill at any moment after.
     """
     prepare_directory(directory)
     with _write_lock(directory):
@@ -41,11 +47,13 @@ def publish_files(
         written = [path.name for path, _ in changes]
         copies = [(_copy_path(path), content) for path, content in wanted]
         if gzip_copies:
-            stale = [
-                (copy, content) for copy, content in copies if not _holds_gzip_of(copy, content)
+            stale = [  # a changed feed's copy is stale: no need to read it
+                (copy, content)
+                for copy, content in copies
+                if copy.name[: -len(".gz")] in written or not _holds_gzip_of(copy, content)
             ]
             changes += [(copy, _gzip(content)) for copy, content in stale]
-        _replace_all(changes)
+        _replace_all(changes, lambda: before_rename(written) if before_rename else None)
         if not gzip_copies:
             for copy, _content in copies:
                 _remove(copy)
@@ -107,14 +115,16 @@ def _copy_path(path: Path) -> Path:
     return path.with_name(path.name + ".gz")
 
 
-def _replace_all(changes: Sequence[tuple[Path, bytes]]) -> None:
-    """Write every change to a synced temporary first, then rename them all into place."""
+def _replace_all(changes: Sequence[tuple[Path, bytes]], written: Callable[[], None]) -> None:
+    """Write every change to a synced temporary first, call ``written``, then rename them
+    all into place."""
     if not changes:
         return
     temporaries: list[tuple[Path, Path]] = []
     try:
         for path, content in changes:
             temporaries.append((_write_temporary(path, content), path))
+        written()
         for temporary, path in temporaries:
             try:
                 os.replace(temporary, path)

@@ -91,6 +91,18 @@ def feed_urls(config: Config, names: Iterable[str] | None = None) -> list[str]:
     return [config.feed_url(name) for name, _ in FEED_FILES if wanted is None or name in wanted]
 
 
+def record_pending(config: Config, changed: Iterable[str]) -> None:
+    """Keep in the state file what the feeds at the URLs ``changed`` are to announce, before
+    they are published: a kill after this loses no ping (`Pinger.resume_pending` sends it)."""
+    for message in notifications_for(config, changed):
+        pending = PendingPing(message.kind, message.endpoint, message.topic)
+        try:
+            add_pending(config.state.path, pending)
+        except FeedsvcError as error:
+            log.warning("cannot keep the pending ping in the state file: %s", error)
+            return
+
+
 def notifications_for(config: Config, changed: Iterable[str]) -> list[Notification]:
     """What to send when the feeds at the URLs ``changed`` changed.
 

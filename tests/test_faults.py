@@ -27,6 +27,7 @@ from feedsvc.build import Catalog, build
 from feedsvc.config import config_from_dict
 from feedsvc.normalise import to_entry
 from feedsvc.render import Renderer
+from feedsvc.state import read_pending
 from tests.conftest import article
 
 FEEDS = ("rss.xml", "atom.xml", "feed.json")
@@ -280,3 +281,45 @@ def test_an_article_over_its_render_budget_is_rejected_by_name_in_that_time(
     [entry] = feedparser.parse((tmp_path / "public" / "atom.xml").read_bytes()).entries
     large = next(a for a in result.shown if a.title == "Large")
     assert entry.content[0].value == to_entry(large, config, Renderer()).content_html.strip()
+
+
+KILLED_BEFORE_RENAME = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    from feedsvc.build import build
+    from feedsvc.config import load_config
+    from feedsvc.ping import feed_urls, record_pending
+
+    config = load_config(Path(sys.argv[1]))
+
+    def record_then_die(names):
+        record_pending(config, feed_urls(config, names))  # what the daemon does
+        os.kill(os.getpid(), signal.SIGKILL)  # the worst moment: nothing renamed yet
+
+    build(config, before_publish=record_then_die)
+    """
+)
+
+
+def test_a_kill_before_the_renames_keeps_the_pings_the_change_owes(site: Path) -> None:
+    config = site / "feedsvc.toml"
+    config.write_text(
+        '[site]\ntitle = "Example News"\nurl = "https://news.example.org/"\n'
+        '[ping]\nwebsub_hubs = ["http://127.0.0.1:9/hub"]\n'
+        '[state]\npath = "state.sqlite"\n'
+    )
+    assert run_cli("build", cwd=site).returncode == 0
+    before = snapshot(site / "public")
+    write_articles(site / "articles", 2)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_BEFORE_RENAME, str(config)],
+        cwd=Path(__file__).parent.parent,
+        timeout=60,
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert {k: v for k, v in snapshot(site / "public").items() if not k.startswith(".")} == before
+    pending = read_pending(site / "state.sqlite")
+    assert sorted(p.topic for p in pending) == [
+        f"https://news.example.org/{name}" for name in sorted(FEEDS)
+    ]

@@ -94,3 +94,17 @@ def test_a_write_that_fails_midway_keeps_every_old_file(tmp_path: Path) -> None:
         publish_files(tmp_path, [("atom.xml", b"new atom"), ("rss.xml", b"new rss")])
     assert (tmp_path / "rss.xml").read_bytes() == b"old rss"
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_before_rename_hears_the_changes_once_on_disk_and_none_in_place(tmp_path: Path) -> None:
+    publish_files(tmp_path, [("rss.xml", b"old rss"), ("atom.xml", b"same")])
+    seen: list[tuple[list[str], bytes, int]] = []
+
+    def before_rename(names: list[str]) -> None:
+        temporaries = len(list(tmp_path.glob(".rss.xml.*.tmp")))
+        seen.append((names, (tmp_path / "rss.xml").read_bytes(), temporaries))
+
+    files = [("rss.xml", b"new rss"), ("atom.xml", b"same")]
+    assert publish_files(tmp_path, files, before_rename=before_rename) == ["rss.xml"]
+    assert seen == [(["rss.xml"], b"old rss", 1)]
+    assert (tmp_path / "rss.xml").read_bytes() == b"new rss"
