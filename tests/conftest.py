@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from feedsvc.config import Config, config_from_dict
+from tests.daemon_process import DaemonProcess
+from tests.daemon_process import article as daemon_article
+from tests.daemon_process import toml as daemon_toml
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED = Path(__file__).parent.parent / "articles" / "000_a92430a05fa58860.txt"
@@ -34,6 +37,16 @@ def write_article(articles_dir: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
+    """`feedsvc run` over one published article ("First story"), killed at the end."""
+    process = DaemonProcess(tmp_path, daemon_toml())
+    (process.articles / "first.md").write_text(daemon_article("First story"))
+    process.start()
+    yield process
+    process.kill()
 
 
 @pytest.fixture

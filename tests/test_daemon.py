@@ -7,24 +7,12 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from feedsvc.state import read_state
 from tests.daemon_process import DaemonProcess, article, toml
 from tests.peers import Recorder, endpoint, refused_url, wait_until
-
-
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
-    process = DaemonProcess(tmp_path, toml())
-    (process.articles / "first.md").write_text(article("First story"))
-    process.start()
-    yield process
-    process.kill()
 
 
 def test_drop_edit_rename_and_delete_reach_the_feeds(daemon: DaemonProcess) -> None:

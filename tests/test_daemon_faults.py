@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,15 +25,6 @@ from tests.daemon_process import DaemonProcess, article, toml
 from tests.peers import wait_until
 
 SITE = "https://news.example.org/"
-
-
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
-    process = DaemonProcess(tmp_path, toml())
-    (process.articles / "first.md").write_text(article("First story"))
-    process.start()
-    yield process
-    process.kill()
 
 
 def test_an_article_past_the_last_utc_date_is_its_own_error(daemon: DaemonProcess) -> None:
