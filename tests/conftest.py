@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -64,6 +66,20 @@ def make_config(tmp_path: Path, articles_dir: Path) -> Callable[..., Config]:
         return config_from_dict(data, tmp_path)
 
     return make
+
+
+def run_feedsvc(
+    *args: str, cwd: Path, timeout: float = 120, **options: object
+) -> subprocess.CompletedProcess[str]:
+    """The real CLI as a subprocess, as a user runs it; its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "feedsvc", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **options,
+    )
 
 
 def article(title: str, body: str, published: str, summary: str | None = None) -> str:

@@ -10,8 +10,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from feedsvc.config import config_from_dict
 from feedsvc.daemon import Daemon
 from feedsvc.notify import Notifier
 from feedsvc.state import read_state
+from tests.conftest import run_feedsvc
 from tests.daemon_process import DaemonProcess, article, toml
 from tests.peers import wait_until
 
@@ -56,13 +55,7 @@ def test_a_reload_with_a_rescan_the_scheduler_cannot_take_is_refused(
 def test_a_rescan_the_scheduler_cannot_take_exits_2_at_start(tmp_path: Path) -> None:
     (tmp_path / "articles").mkdir()
     (tmp_path / "feedsvc.toml").write_text(toml().replace('"1h"', '"99999999h"'))
-    done = subprocess.run(
-        [sys.executable, "-m", "feedsvc", "run", "--config", "feedsvc.toml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = run_feedsvc("run", "--config", "feedsvc.toml", cwd=tmp_path, timeout=30)
     assert done.returncode == 2
     assert "schedule.rescan" in done.stderr and "Traceback" not in done.stderr
 

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import feedparser
 import pytest
 
-from tests.conftest import FIXTURES, SEED, article
+from tests.conftest import FIXTURES, SEED, article, run_feedsvc
 from tests.feedcheck import check_atom, check_json, check_rss
 
 REPO = Path(__file__).parent.parent
-
-
-def feedsvc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "feedsvc", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture
@@ -38,7 +26,7 @@ def site(tmp_path: Path) -> Path:
 
 
 def test_build_with_the_config_in_the_working_directory(site: Path) -> None:
-    done = feedsvc("build", cwd=site)
+    done = run_feedsvc("build", cwd=site)
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
     public = site / "public"
     check_rss((public / "rss.xml").read_bytes(), "https://news.example.org/rss.xml")
@@ -47,7 +35,7 @@ def test_build_with_the_config_in_the_working_directory(site: Path) -> None:
 
 
 def test_flags_override_the_config(site: Path, tmp_path: Path) -> None:
-    done = feedsvc(
+    done = run_feedsvc(
         "build", "--output", "elsewhere", "--site-url", "https://other.example/",
         "--title", "Other", cwd=site,
     )  # fmt: skip
@@ -62,20 +50,20 @@ def test_rejected_articles_are_one_line_each_and_the_rest_publish(site: Path) ->
         "# Bad\n\nBody.\n\n---\n\nPublished: the day after tomorrow-ish\n"
     )
     (site / "articles" / "empty.md").write_text("")
-    done = feedsvc("build", cwd=site)
+    done = run_feedsvc("build", cwd=site)
     assert done.returncode == 0
     assert done.stderr.splitlines() == [
         "articles/bad-date.md:7: cannot understand the date 'the day after tomorrow-ish'",
         "articles/empty.md: empty file",
     ]
     assert len(feedparser.parse((site / "public" / "rss.xml").read_bytes()).entries) == 1
-    assert feedsvc("build", "--strict", cwd=site).returncode == 1
+    assert run_feedsvc("build", "--strict", cwd=site).returncode == 1
 
 
 def test_verbose_says_what_was_built(site: Path) -> None:
-    done = feedsvc("build", "-v", cwd=site)
+    done = run_feedsvc("build", "-v", cwd=site)
     assert "built 1 entries from 1 files" in done.stderr
-    again = feedsvc("-v", "build", cwd=site)  # before the command, as after it
+    again = run_feedsvc("-v", "build", cwd=site)  # before the command, as after it
     assert "feeds unchanged" in again.stderr
 
 
@@ -90,31 +78,31 @@ def test_verbose_says_what_was_built(site: Path) -> None:
 )
 def test_bad_config_exits_2_naming_the_key(site: Path, config: str, message: str) -> None:
     (site / "feedsvc.toml").write_text(config)
-    done = feedsvc("build", cwd=site)
+    done = run_feedsvc("build", cwd=site)
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
 
 
 def test_missing_articles_or_unwritable_output_exit_2_and_keep_feeds(site: Path) -> None:
-    assert feedsvc("build", cwd=site).returncode == 0
+    assert run_feedsvc("build", cwd=site).returncode == 0
     before = (site / "public" / "rss.xml").read_bytes()
-    missing = feedsvc("build", "--articles", "nowhere", cwd=site)
+    missing = run_feedsvc("build", "--articles", "nowhere", cwd=site)
     assert missing.returncode == 2 and "no such directory" in missing.stderr
     (site / "blocker").write_text("a file")
-    blocked = feedsvc("build", "--output", "blocker/public", cwd=site)
+    blocked = run_feedsvc("build", "--output", "blocker/public", cwd=site)
     assert blocked.returncode == 2 and "blocker" in blocked.stderr
     assert (site / "public" / "rss.xml").read_bytes() == before
 
 
 def test_bad_command_line_exits_2(site: Path) -> None:
-    assert feedsvc("build", "--no-such-flag", cwd=site).returncode == 2
-    assert feedsvc(cwd=site).returncode == 2
+    assert run_feedsvc("build", "--no-such-flag", cwd=site).returncode == 2
+    assert run_feedsvc(cwd=site).returncode == 2
 
 
 def test_check_lists_everything_and_writes_nothing(site: Path) -> None:
     shutil.copytree(FIXTURES / "dirty", site / "articles", dirs_exist_ok=True)
-    done = feedsvc("check", cwd=site)
+    done = run_feedsvc("check", cwd=site)
     assert done.returncode == 0
     assert not (site / "public").exists()
     assert "1 scheduled for later:" in done.stdout and "future-2099.md" in done.stdout
@@ -125,13 +113,13 @@ def test_check_lists_everything_and_writes_nothing(site: Path) -> None:
 
 def test_help_and_version() -> None:
     for args in (["--help"], ["build", "--help"], ["check", "--help"]):
-        done = feedsvc(*args, cwd=REPO)
+        done = run_feedsvc(*args, cwd=REPO)
         assert done.returncode == 0 and "usage: feedsvc" in done.stdout
-    assert feedsvc("--version", cwd=REPO).stdout.startswith("feedsvc ")
+    assert run_feedsvc("--version", cwd=REPO).stdout.startswith("feedsvc ")
 
 
 def test_the_bundled_articles_build_cleanly(tmp_path: Path) -> None:
-    done = feedsvc("build", "--strict", "--config", str(REPO / "feedsvc.toml"),
+    done = run_feedsvc("build", "--strict", "--config", str(REPO / "feedsvc.toml"),
                    "--output", str(tmp_path / "out"), cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     feed = feedparser.parse((tmp_path / "out" / "atom.xml").read_bytes())
@@ -141,10 +129,10 @@ def test_the_bundled_articles_build_cleanly(tmp_path: Path) -> None:
 def test_edit_keeps_ids_across_runs(site: Path) -> None:
     story = site / "articles" / "story.md"
     story.write_text(article("Story", "First.", "2025-05-01"))
-    feedsvc("build", cwd=site)
+    run_feedsvc("build", cwd=site)
     ids = [e.id for e in feedparser.parse((site / "public" / "atom.xml").read_bytes()).entries]
     story.write_text(article("Story, retitled", "Second.", "2025-05-01"))
-    feedsvc("build", cwd=site)
+    run_feedsvc("build", cwd=site)
     after = feedparser.parse((site / "public" / "atom.xml").read_bytes()).entries
     assert [e.id for e in after] == ids
     assert "Story, retitled" in [e.title for e in after]

@@ -28,21 +28,10 @@ from feedsvc.config import config_from_dict
 from feedsvc.normalise import to_entry
 from feedsvc.render import Renderer
 from feedsvc.state import read_pending
-from tests.conftest import article
+from tests.conftest import article, run_feedsvc
 
 FEEDS = ("rss.xml", "atom.xml", "feed.json")
 SITE = ("--site-url", "https://news.example.org/", "--title", "Example News")
-
-
-def run_cli(*args: str, cwd: Path, **options: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "feedsvc", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        **options,
-    )
 
 
 def write_articles(directory: Path, version: int, count: int = 5) -> None:
@@ -119,7 +108,7 @@ def test_kill_9_at_random_moments_leaves_whole_feeds_and_copies_in_step(site: Pa
     print(f"\nkill -9 during builds: {mixed} of {kills} kills left feeds at different versions")
     # The renames of one build follow each other within microseconds: few kills land there.
     assert mixed <= kills // 10, f"{mixed} of {kills} kills left feeds at different versions"
-    result = run_cli("build", *SITE, cwd=site)
+    result = run_feedsvc("build", *SITE, cwd=site)
     assert result.returncode == 0, result.stderr
     # gzip copies are not asked for by the CLI here: the copies the loop left are removed.
     assert len(versions(site / "public")) == 1
@@ -132,15 +121,15 @@ def test_kill_9_leaves_gzip_copies_that_the_next_build_puts_in_step(site: Path) 
         '[site]\ntitle = "Example News"\nurl = "https://news.example.org/"\n'
         "[feeds]\ngzip_copies = true\n"
     )
-    assert run_cli("build", cwd=site).returncode == 0
+    assert run_feedsvc("build", cwd=site).returncode == 0
     public = site / "public"
     # As a kill between a feed's rename and its copy's would leave it: the copy one version old.
     stale = gzip.compress((public / "rss.xml").read_bytes())
     write_articles(site / "articles", 2)
-    assert run_cli("build", cwd=site).returncode == 0
+    assert run_feedsvc("build", cwd=site).returncode == 0
     (public / "rss.xml.gz").write_bytes(stale)
     (public / ".rss.xml.abcd1234.tmp").write_bytes(b"<rss>half")
-    result = run_cli("build", cwd=site)
+    result = run_feedsvc("build", cwd=site)
     assert result.returncode == 0, result.stderr
     for name in FEEDS:
         assert gzip.decompress((public / f"{name}.gz").read_bytes()) == (public / name).read_bytes()
@@ -153,15 +142,15 @@ def _limit_file_size(limit: int) -> None:
 
 def test_a_write_past_the_file_size_limit_keeps_every_old_feed(site: Path) -> None:
     """RLIMIT_FSIZE makes the disk 'full' for the new, larger feeds (EFBIG): nothing moves."""
-    assert run_cli("build", *SITE, cwd=site).returncode == 0
+    assert run_feedsvc("build", *SITE, cwd=site).returncode == 0
     before = snapshot(site / "public")
     write_articles(site / "articles", 2, count=40)
     limit = max(len(content) for content in before.values()) + 1024
-    result = run_cli("build", *SITE, cwd=site, preexec_fn=lambda: _limit_file_size(limit))
+    result = run_feedsvc("build", *SITE, cwd=site, preexec_fn=lambda: _limit_file_size(limit))
     assert result.returncode == 2
     assert "cannot write" in result.stderr and "Traceback" not in result.stderr
     assert snapshot(site / "public") == before
-    recovered = run_cli("build", *SITE, cwd=site)
+    recovered = run_feedsvc("build", *SITE, cwd=site)
     assert recovered.returncode == 0, recovered.stderr
     assert versions(site / "public") == {"Version 2"}
 
@@ -186,17 +175,17 @@ def small_tmpfs() -> Iterator[Path]:
 
 def test_no_space_left_keeps_every_old_feed_and_recovers(site: Path, small_tmpfs: Path) -> None:
     output = small_tmpfs / "public"
-    assert run_cli("build", *SITE, "--output", str(output), cwd=site).returncode == 0
+    assert run_feedsvc("build", *SITE, "--output", str(output), cwd=site).returncode == 0
     before = snapshot(output)
     write_articles(site / "articles", 2, count=40)  # feeds of ~30 KiB each: no room for all
-    result = run_cli("build", *SITE, "--output", str(output), cwd=site)
+    result = run_feedsvc("build", *SITE, "--output", str(output), cwd=site)
     assert result.returncode == 2
     assert "No space left" in result.stderr and "Traceback" not in result.stderr
     assert snapshot(output) == before  # no temporaries left either
     for path in (site / "articles").iterdir():
         path.unlink()  # small again: the disk has room
     write_articles(site / "articles", 3)
-    recovered = run_cli("build", *SITE, "--output", str(output), cwd=site)
+    recovered = run_feedsvc("build", *SITE, "--output", str(output), cwd=site)
     assert recovered.returncode == 0, recovered.stderr
     assert versions(output) == {"Version 3"}
 
@@ -209,7 +198,7 @@ def test_an_unwritable_output_directory_keeps_the_feeds(site: Path) -> None:
     try:
         shared.chmod(0o755)
         shutil.copytree(site / "articles", shared / "articles")
-        assert run_cli("build", *SITE, cwd=shared).returncode == 0
+        assert run_feedsvc("build", *SITE, cwd=shared).returncode == 0
         before = snapshot(shared / "public")
         write_articles(shared / "articles", 2)
         for path in [shared, *shared.rglob("*")]:
@@ -231,15 +220,15 @@ def test_an_unwritable_output_directory_keeps_the_feeds(site: Path) -> None:
 
 
 def test_emptied_articles_never_empty_the_published_feeds(site: Path) -> None:
-    assert run_cli("build", *SITE, cwd=site).returncode == 0
+    assert run_feedsvc("build", *SITE, cwd=site).returncode == 0
     before = snapshot(site / "public")
     for path in (site / "articles").iterdir():
         path.unlink()  # rm articles/*, an rsync --delete gone wrong
-    result = run_cli("build", *SITE, cwd=site)
+    result = run_feedsvc("build", *SITE, cwd=site)
     assert result.returncode == 2
     assert "refusing to replace published entries with empty feeds" in result.stderr
     assert snapshot(site / "public") == before
-    on_purpose = run_cli("build", *SITE, "--allow-empty", cwd=site)
+    on_purpose = run_feedsvc("build", *SITE, "--allow-empty", cwd=site)
     assert on_purpose.returncode == 0, on_purpose.stderr
     assert feedparser.parse((site / "public" / "rss.xml").read_bytes()).entries == []
 
@@ -249,12 +238,12 @@ def test_an_article_too_large_to_publish_is_rejected_and_the_rest_published(site
     name by build and check alike, and no feed is written too large for libxml2."""
     huge = site / "articles" / "huge.md"
     huge.write_text(article("Huge", ("&" * 1000 + "\n\n") * 440, "June 30, 2025"))
-    result = run_cli("build", *SITE, "--strict", cwd=site)
+    result = run_feedsvc("build", *SITE, "--strict", cwd=site)
     assert result.returncode == 1
     assert "huge.md: too large to publish" in result.stderr
     assert versions(site / "public") == {"Version 1"}
     assert all((site / "public" / name).stat().st_size < 2**20 for name in FEEDS)
-    check = run_cli("check", *SITE, "--strict", cwd=site)
+    check = run_feedsvc("check", *SITE, "--strict", cwd=site)
     assert check.returncode == 1 and "huge.md: too large to publish" in check.stderr
 
 
@@ -309,7 +298,7 @@ def test_a_kill_before_the_renames_keeps_the_pings_the_change_owes(site: Path) -
         '[ping]\nwebsub_hubs = ["http://127.0.0.1:9/hub"]\n'
         '[state]\npath = "state.sqlite"\n'
     )
-    assert run_cli("build", cwd=site).returncode == 0
+    assert run_feedsvc("build", cwd=site).returncode == 0
     before = snapshot(site / "public")
     write_articles(site / "articles", 2)
     killed = subprocess.run(

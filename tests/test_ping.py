@@ -15,6 +15,7 @@ from feedsvc.build import build
 from feedsvc.config import Config, config_from_dict
 from feedsvc.ping import Notification, Pinger, feed_urls, notifications_for, send, send_all
 from feedsvc.state import read_pending, read_state
+from tests.conftest import run_feedsvc
 from tests.daemon_process import DaemonProcess
 from tests.daemon_process import article as daemon_article
 from tests.daemon_process import toml as daemon_toml
@@ -203,13 +204,7 @@ def test_ping_command_exits_1_when_an_endpoint_fails_and_records_outcomes(tmp_pa
     assert len(calls) == 1
     pings = read_state(tmp_path / "state.sqlite").pings
     assert {(p.endpoint, p.ok) for p in pings} == {(good, True), (bad, False)}
-    status = subprocess.run(
-        [sys.executable, "-m", "feedsvc", "status", "--config", "feedsvc.toml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    status = run_feedsvc("status", "--config", "feedsvc.toml", cwd=tmp_path, timeout=30)
     assert status.returncode == 0
     assert f"FAILED {bad}" in status.stdout and f"ok     {good}" in status.stdout
 
