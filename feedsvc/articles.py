@@ -11,7 +11,7 @@ import stat
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from feedsvc.errors import ArticleError, display_path
@@ -102,6 +102,26 @@ def _is_article_name(name: str) -> bool:
         and not name.startswith((".", "#", "~"))
         and not name.endswith(("~", "#"))
     )
+
+
+class RootKey(NamedTuple):
+    """Which directory the articles root names: its real path, device and inode."""
+
+    real: str
+    device: int
+    inode: int
+
+
+def root_key(root: Path) -> RootKey | None:
+    """The directory ``root`` names now (through any symlinks), or None when it names none."""
+    real = os.path.realpath(root)
+    try:
+        status = os.stat(real)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(status.st_mode):
+        return None
+    return RootKey(real, status.st_dev, status.st_ino)
 
 
 def slug_for(path: Path, root: Path) -> str:

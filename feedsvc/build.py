@@ -15,7 +15,14 @@ from pathlib import Path
 
 from lxml import etree
 
-from feedsvc.articles import find_article_files, is_article_path, read_article_bytes, read_source
+from feedsvc.articles import (
+    RootKey,
+    find_article_files,
+    is_article_path,
+    read_article_bytes,
+    read_source,
+    root_key,
+)
 from feedsvc.assemble import Failures, assemble
 from feedsvc.budget import Budget
 from feedsvc.config import Config
@@ -82,8 +89,7 @@ class Catalog:
     failures: Failures = field(default_factory=dict)
     renderer: Renderer = field(default_factory=Renderer)
     files: list[Path] | None = None  # every article file, path order; None before a full scan
-    root: Path | None = None  # the articles directory, symlinks resolved, when last scanned
-    root_device: int | None = None
+    root: RootKey | None = None  # the articles directory at the last scan
     restored: dict[Path, Article] = field(default_factory=dict)
     budget: Budget = field(default_factory=Budget)
 
@@ -195,25 +201,24 @@ def build(
 
 def _articles_root(config: Config, catalog: Catalog, warnings: list[str]) -> Path:
     """The articles directory with symlinks resolved now (a release switched with
-    ``ln -sfn`` is followed); a directory that moved or changed device starts a full scan."""
-    root = Path(os.path.realpath(config.articles.dir))
-    try:
-        device = os.stat(root).st_dev
-    except OSError:
-        device = None
-    if device is None or not root.is_dir():
+    ``ln -sfn`` is followed); a directory that moved, was recreated or changed device since
+    the last build starts a full scan."""
+    key = root_key(config.articles.dir)
+    if key is None:
         raise ConfigError("articles.dir", f"no such directory: {display_path(config.articles.dir)}")
-    if catalog.root is not None and root != catalog.root:
-        log.info("the articles directory now resolves to %s", display_path(root))
+    previous, catalog.root = catalog.root, key
+    if previous is not None and key.real != previous.real:
+        log.info("the articles directory now resolves to %s", display_path(Path(key.real)))
         catalog.files, catalog.parsed = None, {}
-    elif catalog.root_device is not None and device != catalog.root_device:
+    elif previous is not None and key.device != previous.device:
         warnings.append(
-            f"the articles directory {display_path(root)} is on another device than at the last"
-            " build (a share mounted or unmounted?)"
+            f"the articles directory {display_path(Path(key.real))} is on another device than"
+            " at the last build (a share mounted or unmounted?)"
         )
         catalog.files = None
-    catalog.root, catalog.root_device = root, device
-    return root
+    elif previous is not None and key.inode != previous.inode:
+        catalog.files = None  # recreated in place (a re-clone): what it holds is unknown
+    return Path(key.real)
 
 
 def _all_articles(paths: Collection[Path], root: Path) -> bool:

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import stat
 from collections.abc import AsyncIterator
 from contextlib import suppress
 from pathlib import Path
-from typing import NamedTuple
 
 import watchfiles
 from watchfiles import Change
 
-from feedsvc.articles import is_article_file
+from feedsvc.articles import RootKey, is_article_file, root_key
 from feedsvc.config import WatchConfig
 from feedsvc.errors import display_path
 
@@ -46,26 +43,6 @@ def is_relevant(change: Change, path: str, root: Path) -> bool:
         # A deleted directory can no longer be told from a file: anything suffix-less counts.
         return not target.suffix
     return change == Change.added and target.is_dir()
-
-
-class RootKey(NamedTuple):
-    """Which directory the articles root names: its real path, device and inode."""
-
-    real: str
-    device: int
-    inode: int
-
-
-def root_key(root: Path) -> RootKey | None:
-    """The directory ``root`` names now (through any symlinks), or None when it names none."""
-    real = os.path.realpath(root)
-    try:
-        status = os.stat(real)
-    except OSError:
-        return None
-    if not stat.S_ISDIR(status.st_mode):
-        return None
-    return RootKey(real, status.st_dev, status.st_ino)
 
 
 async def watch_articles(

@@ -467,3 +467,21 @@ def test_a_cancelled_build_stops_before_rendering_and_writes_nothing(
     with pytest.raises(BuildCancelled):
         build(config, now=NOW, catalog=catalog, changed=[], cancel=cancel)
     assert catalog.entries == {} and outputs(config) == before
+
+
+def test_an_articles_directory_recreated_in_place_is_scanned_whole(
+    articles_dir: Path, write_article: Callable[..., Path], make_config: Callable[..., Config]
+) -> None:
+    """A re-clone: the same path, another directory. The watcher names only what it saw
+    arrive; the articles that went with the old directory must go too."""
+    write_article("old.md", article("Old clone", "Body.", "June 02, 2025"))
+    config = make_config()
+    catalog = Catalog(config)
+    build(config, now=NOW, catalog=catalog)
+    clone = articles_dir.with_name("clone")  # made beside the old one: its own inode
+    clone.mkdir()
+    (clone / "new.md").write_text(article("New clone", "Body.", "June 03, 2025"))
+    shutil.rmtree(articles_dir)
+    clone.rename(articles_dir)
+    build(config, now=NOW, catalog=catalog, changed=[articles_dir / "new.md"])
+    assert [e.title for e in check_all(config)["rss.xml"].entries] == ["New clone"]
