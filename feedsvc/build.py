@@ -45,7 +45,7 @@ from feedsvc.model import (
     file_key,
 )
 from feedsvc.normalise import normalise
-from feedsvc.outputs import publish_files, read_published
+from feedsvc.outputs.localdir import publish_files, read_published
 from feedsvc.render import Renderer
 
 log = logging.getLogger("feedsvc.build")

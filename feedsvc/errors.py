@@ -63,6 +63,32 @@ class PublishError(FeedsvcError):
         return f"{self.target}: {super().__str__()}"
 
 
+class StateError(FeedsvcError):
+    """The catalog (the state database) cannot be opened, read or written; carries its path."""
+
+    message = "cannot use the state file"
+
+    def __init__(self, path: str, message: str | None = None) -> None:
+        self.path = path
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return f"{self.path}: {super().__str__()}"
+
+
+class ServeError(FeedsvcError):
+    """The server cannot listen where it was asked to; carries the address."""
+
+    message = "cannot serve"
+
+    def __init__(self, bind: str, message: str | None = None) -> None:
+        self.bind = bind
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return f"{self.bind}: {super().__str__()}"
+
+
 class BuildCancelled(FeedsvcError):
     """A build stopped on request (the daemon is stopping) before it wrote anything."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 
 from feedsvc.errors import ArticleError
@@ -23,12 +24,60 @@ def file_key(status: os.stat_result) -> FileKey:
 RSS_TYPE = "application/rss+xml"
 ATOM_TYPE = "application/atom+xml"
 JSON_TYPE = "application/feed+json"
-# The feed files every build writes, with their media types.
+# Transitional (issue 8): removed once every module reads plan.subscription_feeds / manifests.
 FEED_FILES: tuple[tuple[str, str], ...] = (
     ("rss.xml", RSS_TYPE),
     ("atom.xml", ATOM_TYPE),
     ("feed.json", JSON_TYPE),
 )
+
+
+class ArtifactKind(StrEnum):
+    """What a published document is to its readers."""
+
+    SUBSCRIPTION = "subscription"  # the feed readers subscribe to: the newest entries
+    ARCHIVE = "archive"  # an RFC 5005 archive page (issue 9)
+    TOPIC = "topic"  # a feed of one tag or author (issue 9)
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One file the plan says to publish: its path below the output, its format, its kind."""
+
+    path: str  # '/'-separated, relative to the output root: "rss.xml", "tags/x/atom.xml"
+    format: str  # a name of feedsvc.formats: "rss", "atom", "json"
+    media_type: str
+    kind: ArtifactKind = ArtifactKind.SUBSCRIPTION
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One file a publish produced: where, of what type and kind, and its bytes' digest."""
+
+    path: str
+    media_type: str
+    kind: ArtifactKind
+    digest: str  # SHA-256 of the bytes, hexadecimal
+    size: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Every file a publish produced, in plan order, and the paths whose bytes it changed.
+
+    ``serve``, ``ping`` and ``status`` read this list, never a constant.
+    """
+
+    artifacts: tuple[Artifact, ...] = ()
+    changed: tuple[str, ...] = ()
+
+    def find(self, path: str) -> Artifact | None:
+        """The artifact published at ``path``, if any."""
+        return next((a for a in self.artifacts if a.path == path), None)
+
+    def of_kind(self, kind: ArtifactKind) -> tuple[Artifact, ...]:
+        """The artifacts of one kind, in plan order."""
+        return tuple(a for a in self.artifacts if a.kind is kind)
 
 
 @dataclass(frozen=True)

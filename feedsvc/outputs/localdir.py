@@ -13,7 +13,12 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from feedsvc.errors import PublishError
+from feedsvc.model import Manifest
+from feedsvc.outputs.base import manifest_from_json
 
+# The manifest of the last publish into the directory: what `feedsvc serve` serves. A dot
+# file, so nginx (which serves only the feeds' locations) never shows it.
+MANIFEST_NAME = ".feedsvc-manifest.json"
 FILE_MODE = 0o644
 TEMPORARY_SUFFIX = ".tmp"
 # A build writes its files in well under a second: a lock held longer is a stuck process.
@@ -58,6 +63,15 @@ def publish_files(
             for copy, _content in copies:
                 _remove(copy)
     return written
+
+
+def read_manifest(directory: Path) -> Manifest | None:
+    """The manifest of the last publish into ``directory``; None when there is none (an
+    output written by an older feedsvc) or it cannot be read."""
+    try:
+        return manifest_from_json((directory / MANIFEST_NAME).read_bytes())
+    except (OSError, ValueError):
+        return None
 
 
 def read_published(path: Path) -> bytes | None:

@@ -1,0 +1,1 @@
+"""Where published files go: sinks (the local directory, memory) behind one interface."""
