@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from feedsvc.build import Catalog, build
+from feedsvc.build import build
+from feedsvc.catalog.memory import Catalog
 from feedsvc.config import config_from_dict
 
 REPO = Path(__file__).resolve().parent.parent

@@ -4,20 +4,20 @@ takes its place."""
 
 from __future__ import annotations
 
-import heapq
 import logging
 import threading
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 from feedsvc.budget import IN_PROCESS_CHARS, Budget, BudgetExceeded, render_in_worker
+from feedsvc.catalog.memory import Catalog
 from feedsvc.config import Config
 from feedsvc.errors import ArticleError, BuildCancelled, display_path
 from feedsvc.feeds import RENDERERS
-from feedsvc.model import FEED_FILES, Article, Entry, Feed
+from feedsvc.model import FEED_FILES, Article, Entry, Failures, Feed
 from feedsvc.normalise import to_entry
+from feedsvc.plan import FeedPlan, newest_unique
 from feedsvc.render import Renderer
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -27,8 +27,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_ENTRY_BYTES = 2 * 2**20
 MAX_FEED_BYTES = 8 * 2**20
 LARGE_FEED_BYTES = 1_000_000
-# Articles that could not be shown, by path: the version that failed, and why.
-Failures = MutableMapping[Path, tuple[Article, ArticleError]]
 log = logging.getLogger("feedsvc.assemble")
 
 
@@ -44,26 +42,25 @@ class Documents:
 
 def assemble(
     config: Config,
-    due: list[Article],
-    entries: MutableMapping[Article, Entry],
-    failures: Failures,
-    renderer: Renderer,
-    budget: Budget,
+    feed: FeedPlan,
+    catalog: Catalog,
     retry: bool = False,
     cancel: threading.Event | None = None,
 ) -> Documents:
-    """The feeds for the newest ``max_items`` of ``due`` (in path order) that can be shown.
+    """The documents of ``feed``: its newest ``max_items`` articles that can be shown.
 
-    ``entries`` and ``failures`` carry what earlier builds rendered or rejected, so each
-    article is rendered once; both are trimmed to the articles of this build. Nothing here
-    hashes every due article: a one-file republish of a large archive stays cheap.
+    The catalog's ``entries`` and ``failures`` carry what earlier builds rendered or rejected,
+    so each article is rendered once; both are trimmed to the articles of this build. Nothing
+    here hashes every due article: a one-file republish of a large archive stays cheap.
     """
+    due = list(feed.articles)
+    entries, failures = catalog.entries, catalog.failures
     _keep_due(failures, due, retry)
     candidates = _without(due, failures)
-    limit = config.feeds.max_items
+    limit = feed.max_items
     while True:
         shown, duplicates = newest_unique(candidates, limit)
-        rendered = _render(config, shown, entries, failures, renderer, budget, cancel)
+        rendered = _render(config, shown, catalog, cancel)
         if rendered is None:
             candidates = _without(candidates, failures)
             continue
@@ -96,10 +93,10 @@ def assemble(
         for name, content in files
         if len(content) > LARGE_FEED_BYTES
     ]
-    if limit < config.feeds.max_items and len(shown) < len(candidates):
+    if limit < feed.max_items and len(shown) < len(candidates):
         warnings.append(
             f"the feeds hold {len(shown)} entries, not [feeds] max_items ="
-            f" {config.feeds.max_items}: more would take them past {MAX_FEED_BYTES // 2**20} MiB"
+            f" {feed.max_items}: more would take them past {MAX_FEED_BYTES // 2**20} MiB"
         )
     rejected = [*duplicates, *(error for _, error in failures.values())]
     return Documents(tuple(shown), files, tuple(rejected), tuple(warnings))
@@ -123,40 +120,22 @@ def _keep_due(failures: Failures, due: list[Article], retry: bool) -> None:
             del failures[path]
 
 
-def newest_unique(due: list[Article], count: int) -> tuple[list[Article], list[ArticleError]]:
-    """The ``count`` newest articles, newest first; of two articles claiming one id, the one
-    whose path sorts first keeps it (``due`` is in path order)."""
-    owners: dict[str, Article] = {}
-    duplicates: list[ArticleError] = []
-    for article in due:
-        owner = owners.setdefault(article.entry_id, article)
-        if owner is not article:
-            message = f"the id {article.entry_id!r} is already used by {owner.path}"
-            duplicates.append(ArticleError(article.path, message))
-    newest = heapq.nlargest(
-        count, owners.values(), key=lambda a: (a.published, a.updated, a.entry_id)
-    )
-    return newest, duplicates
-
-
 def _render(
     config: Config,
     shown: list[Article],
-    entries: MutableMapping[Article, Entry],
-    failures: Failures,
-    renderer: Renderer,
-    budget: Budget,
+    catalog: Catalog,
     cancel: threading.Event | None,
 ) -> list[Entry] | None:
     """Each shown article's entry, rendered once; None when some could not be (they are
-    then in ``failures``)."""
+    then in the catalog's ``failures``)."""
+    entries, failures = catalog.entries, catalog.failures
     rendered: list[Entry] = []
     for article in shown:
         entry = entries.get(article)
         if entry is None:
             if cancel is not None and cancel.is_set():
                 raise BuildCancelled()
-            entry = _guarded(article, failures, config, renderer, budget)
+            entry = _guarded(article, failures, config, catalog.renderer, catalog.budget)
             if entry is None:
                 continue
             entries[article] = entry

@@ -89,18 +89,21 @@ def run_daemon(args: argparse.Namespace, config: Config) -> int:
 
 
 def run_ping(args: argparse.Namespace, config: Config) -> int:
-    """``feedsvc ping``: notify every hub and ping service once; exit 1 if any finally failed."""
+    """``feedsvc ping``: send the notifications the builds since the last ping owe (with
+    ``--all``, about every feed); exit 1 if any finally failed."""
     import asyncio
 
-    from feedsvc.ping import feed_urls, notifications_for, remember, send_all
+    from feedsvc.ping import owed, send_all, settle
 
-    messages = notifications_for(config, feed_urls(config))
-    if not messages:
+    if not config.ping.websub_hubs and not config.ping.xmlrpc:
         print("nothing to ping: [ping] names no websub_hubs and no xmlrpc services")
         return EXIT_OK
+    messages = owed(config, every_feed=args.all)
+    if not messages:
+        print("nothing to ping: no feed changed since the last ping (--all pings about every feed)")
+        return EXIT_OK
     outcomes = asyncio.run(send_all(config, messages))
-    for outcome in outcomes:
-        remember(config.state.path, outcome)
+    settle(config, outcomes)
     failed = [outcome for outcome in outcomes if not outcome.ok]
     print(f"{len(outcomes) - len(failed)} of {len(outcomes)} notifications delivered")
     return EXIT_REJECTED if failed else EXIT_OK
@@ -108,7 +111,7 @@ def run_ping(args: argparse.Namespace, config: Config) -> int:
 
 def run_status(args: argparse.Namespace, config: Config) -> int:
     """``feedsvc status``: the last build and the last ping outcome per endpoint."""
-    from feedsvc.state import read_state
+    from feedsvc.catalog.records import read_state
 
     last_build, pings, failure = read_state(config.state.path)
     if failure is not None:
@@ -219,7 +222,9 @@ def _parser() -> argparse.ArgumentParser:
     command("run", run_daemon, "keep the feeds current until stopped").add_argument(
         "--poll", action="store_true", help="poll for changes (for network filesystems)"
     )
-    command("ping", run_ping, "notify hubs and ping services now")
+    command(
+        "ping", run_ping, "notify hubs and ping services of the feeds that changed"
+    ).add_argument("--all", action="store_true", help="notify them of every feed, changed or not")
     command("status", run_status, "show the daemon's last build and pings")
     return parser
 

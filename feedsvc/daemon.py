@@ -16,18 +16,20 @@ import threading
 import time
 from collections.abc import Callable, Collection, Coroutine
 from contextlib import suppress
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from feedsvc.build import Catalog, build
+from feedsvc.build import build
+from feedsvc.catalog.memory import Catalog
+from feedsvc.catalog.records import load_last_good, save_last_good
 from feedsvc.config import Config
 from feedsvc.errors import BuildCancelled, FeedsvcError, PublishError, display_path
 from feedsvc.model import Article, BuildResult
+from feedsvc.notifications import announced_paths, feed_urls
 from feedsvc.notify import Notifier
-from feedsvc.ping import Outcome, Pinger, feed_urls, record_pending, remember
+from feedsvc.ping import Outcome, Pinger, remember
 from feedsvc.schedule import Schedule
-from feedsvc.state import load_last_good, record_build, record_build_failure, save_last_good
 from feedsvc.watch import watch_articles
 
 # systemd's default stop timeout is 90 s; we promise 5.
@@ -187,8 +189,8 @@ class Daemon:
         if self._stop.is_set():
             return
         self._schedule.plan(result.scheduled)
-        if result.written and self._pinger is not None:
-            self._pinger.notify(feed_urls(config, [path.name for path in result.written]))
+        if result.manifest.changed and self._pinger is not None:
+            self._pinger.notify(feed_urls(config, announced_paths(result.manifest)))
 
     def _retry_later(self, changed: set[Path] | None, status: str) -> None:
         """Build again after a backoff that doubles up to RETRY_MAX_S: a failed build (output
@@ -382,31 +384,14 @@ def _build_and_record(
     cancel: threading.Event,
     kept: dict[Path, Article],
 ) -> BuildResult:
-    """One build and its record in the state file, failed or not (a worker thread runs this).
-
-    The versions the feeds and the schedule hold are kept there too, when they changed
-    (``kept`` is what was saved last): a file caught half-written at the next start is
-    published as it was.
-    """
-    state = config.state.path
-    try:
-        result = build(
-            config,
-            catalog=catalog,
-            changed=changed,
-            cancel=cancel,
-            before_publish=lambda names: record_pending(config, feed_urls(config, names)),
-        )
-    except BuildCancelled:
-        raise
-    except Exception as exc:
-        error = str(exc) if isinstance(exc, FeedsvcError) else repr(exc)
-        _keep_state(record_build_failure, state, error, datetime.now(UTC))
-        raise
-    _keep_state(record_build, state, result, datetime.now(UTC))
+    """One build (which records itself and the pings it owes in the catalog), and the
+    versions the feeds and the schedule hold, kept there when they changed (``kept`` is
+    what was saved last), so that a file caught half-written at the next start is
+    published as it was. A worker thread runs this."""
+    result = build(config, catalog=catalog, changed=changed, cancel=cancel)
     published = (*result.shown, *result.scheduled, *result.stale_articles)
     last_good = {article.path: article for article in published}
-    if last_good != kept and _keep_state(save_last_good, state, last_good):
+    if last_good != kept and _keep_state(save_last_good, config.state.path, last_good):
         kept.clear()
         kept.update(last_good)
     return result

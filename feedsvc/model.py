@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from feedsvc.errors import ArticleError
 
@@ -81,6 +83,16 @@ class Manifest:
 
 
 @dataclass(frozen=True)
+class Notification:
+    """One message a change owes: to a WebSub hub about a feed, or to a weblogUpdates ping
+    service about the site (``topic`` is then the feed it names)."""
+
+    kind: Literal["websub", "xmlrpc"]
+    endpoint: str
+    topic: str
+
+
+@dataclass(frozen=True)
 class Source:
     """What an article file says, split into fields but not yet understood."""
 
@@ -123,6 +135,31 @@ class Article:
     tags: tuple[str, ...] = ()
     author: str | None = None
     draft: bool = False
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """One file's outcome, with the key and digest of the version it was read under.
+
+    ``last_good`` is the article an earlier version of a now failing file gave: a file caught
+    mid-write stays published as it was until it parses again or goes away.
+    """
+
+    key: FileKey
+    article: Article | None
+    error: ArticleError | None
+    warnings: tuple[str, ...] = ()
+    last_good: Article | None = None
+    digest: bytes = b""
+
+    @property
+    def published_article(self) -> Article | None:
+        """The article to publish: this version's, else the last good one."""
+        return self.article or self.last_good
+
+
+# Articles that could not be shown, by path: the version that failed, and why.
+Failures = MutableMapping[Path, tuple[Article, ArticleError]]
 
 
 @dataclass(frozen=True)
@@ -173,3 +210,4 @@ class BuildResult:
     stale: tuple[Path, ...] = ()
     stale_articles: tuple[Article, ...] = ()
     shown: tuple[Article, ...] = ()  # the articles the feeds hold, newest first
+    manifest: Manifest = Manifest()  # every file produced; ``changed`` those written

@@ -16,38 +16,30 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Literal
 from xml.parsers.expat import ExpatError
 
 import httpx
 
 from feedsvc import __version__
-from feedsvc.config import Config, PingConfig
-from feedsvc.errors import FeedsvcError
-from feedsvc.model import FEED_FILES
-from feedsvc.state import (
-    PendingPing,
+from feedsvc.catalog.records import (
     PingRecord,
     add_pending,
     read_pending,
+    read_state,
     record_ping,
     remove_pending,
 )
+from feedsvc.config import Config, PingConfig
+from feedsvc.errors import FeedsvcError
+from feedsvc.model import Notification
+from feedsvc.notifications import announced_paths, feed_urls, notifications_for
+from feedsvc.plan import subscription_feeds
 
 MAX_BACKOFF_S = 300.0
 # A Retry-After beyond this is not waited for: the attempt counts as failed.
 RETRY_AFTER_LIMIT_S = 600.0
 USER_AGENT = f"feedsvc/{__version__}"
 log = logging.getLogger("feedsvc.ping")
-
-
-@dataclass(frozen=True)
-class Notification:
-    """One message to send: to a WebSub hub about a feed, or to a ping service about the site."""
-
-    kind: Literal["websub", "xmlrpc"]
-    endpoint: str
-    topic: str
 
 
 @dataclass(frozen=True)
@@ -85,39 +77,6 @@ def remember(state_path: Path, outcome: Outcome) -> None:
         log.warning("cannot record the ping: %s", error)
 
 
-def feed_urls(config: Config, names: Iterable[str] | None = None) -> list[str]:
-    """The public URLs of the feed files called ``names`` (all of them when None)."""
-    wanted = None if names is None else set(names)
-    return [config.feed_url(name) for name, _ in FEED_FILES if wanted is None or name in wanted]
-
-
-def record_pending(config: Config, changed: Iterable[str]) -> None:
-    """Keep in the state file what the feeds at the URLs ``changed`` are to announce, before
-    they are published: a kill after this loses no ping (`Pinger.resume_pending` sends it)."""
-    for message in notifications_for(config, changed):
-        pending = PendingPing(message.kind, message.endpoint, message.topic)
-        try:
-            add_pending(config.state.path, pending)
-        except FeedsvcError as error:
-            log.warning("cannot keep the pending ping in the state file: %s", error)
-            return
-
-
-def notifications_for(config: Config, changed: Iterable[str]) -> list[Notification]:
-    """What to send when the feeds at the URLs ``changed`` changed.
-
-    Each hub hears about each changed feed; each ping service once, about the RSS feed.
-    """
-    changed = list(changed)
-    messages = [
-        Notification("websub", hub, topic) for hub in config.ping.websub_hubs for topic in changed
-    ]
-    if changed:
-        rss_url = feed_urls(config)[0]
-        messages += [Notification("xmlrpc", server, rss_url) for server in config.ping.xmlrpc]
-    return messages
-
-
 async def send(client: httpx.AsyncClient, message: Notification, config: Config) -> Outcome:
     """Deliver one notification, with retries; returns how it ended."""
     if message.kind == "websub":
@@ -139,6 +98,30 @@ def describe(outcome: Outcome) -> str:
         f"ping {message.kind} {message.endpoint} about {message.topic}: {result}, "
         f"{outcome.detail} after {outcome.attempts} {tries}"
     )
+
+
+def owed(config: Config, *, every_feed: bool = False) -> list[Notification]:
+    """The notifications the builds since the last ping owe (kept by each publish), or with
+    ``every_feed`` those about every feed the last build published; only to the endpoints
+    the configuration still names."""
+    path = config.state.path
+    if not every_feed:
+        return [message for message in read_pending(path) if configured(config, message)]
+    last = read_state(path).build
+    paths = announced_paths(last.manifest, changed_only=False) if last is not None else []
+    if not paths:  # no build recorded (or one by an older feedsvc): the planned feeds
+        paths = [spec.path for spec in subscription_feeds(config)]
+    return notifications_for(config, feed_urls(config, paths))
+
+
+def settle(config: Config, outcomes: Iterable[Outcome]) -> None:
+    """Record each outcome for `feedsvc status` and take it off the pings owed."""
+    for outcome in outcomes:
+        remember(config.state.path, outcome)
+        try:
+            remove_pending(config.state.path, outcome.notification)
+        except FeedsvcError as error:
+            log.warning("cannot update the pending pings: %s", error)
 
 
 async def send_all(config: Config, messages: Iterable[Notification]) -> list[Outcome]:
@@ -186,11 +169,9 @@ class Pinger:
         except FeedsvcError as error:
             log.warning("cannot read the pending pings: %s", error)
             return 0
-        wanted = set(notifications_for(self.config, feed_urls(self.config)))
         resumed = 0
-        for pending in kept:
-            message = Notification(pending.kind, pending.endpoint, pending.topic)  # type: ignore[arg-type]
-            if message in wanted:
+        for message in kept:
+            if configured(self.config, message):
                 log.info(
                     "ping %s %s about %s: resumed", message.kind, message.endpoint, message.topic
                 )
@@ -211,7 +192,7 @@ class Pinger:
 
     async def _deliver(self, message: Notification) -> None:
         try:
-            await self._keep(add_pending, message)
+            await self._keep(_add_one, message)
             while True:
                 self._again.discard(message)
                 outcome = await send(self._client, message, self.config)
@@ -222,17 +203,16 @@ class Pinger:
                 await self._keep(remove_pending, message)
                 if message not in self._again:  # no change came in while that was written
                     break
-                await self._keep(add_pending, message)
+                await self._keep(_add_one, message)
         finally:
             del self._pending[message]
 
     async def _keep(
-        self, change: Callable[[Path, PendingPing], None], message: Notification
+        self, change: Callable[[Path, Notification], None], message: Notification
     ) -> None:
         """Add or remove ``message`` among the pending pings of the state file."""
-        pending = PendingPing(message.kind, message.endpoint, message.topic)
         try:
-            await asyncio.to_thread(change, self.config.state.path, pending)
+            await asyncio.to_thread(change, self.config.state.path, message)
         except FeedsvcError as error:
             log.warning("cannot keep the pending ping in the state file: %s", error)
 
@@ -248,6 +228,16 @@ class Pinger:
             )
         await asyncio.gather(*self._pending.values(), return_exceptions=True)
         await self._client.aclose()
+
+
+def configured(config: Config, message: Notification) -> bool:
+    """True while the configuration still names ``message``'s endpoint."""
+    endpoints = config.ping.websub_hubs if message.kind == "websub" else config.ping.xmlrpc
+    return message.endpoint in endpoints
+
+
+def _add_one(path: Path, message: Notification) -> None:
+    add_pending(path, [message])
 
 
 async def _publish_websub(

@@ -12,13 +12,13 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from feedsvc.assemble import Failures, assemble
-from feedsvc.budget import Budget
-from feedsvc.build import Catalog, build
+from feedsvc.assemble import assemble
+from feedsvc.build import build
+from feedsvc.catalog.memory import Catalog
 from feedsvc.config import Config
 from feedsvc.errors import BuildCancelled, ConfigError, PublishError
 from feedsvc.model import Article
-from feedsvc.render import Renderer
+from feedsvc.plan import FeedPlan, subscription_feeds
 from tests.conftest import FIXTURES, SEED, article
 from tests.feedcheck import check_atom, check_json, check_rss
 
@@ -301,7 +301,7 @@ def test_an_unexpected_failure_in_one_article_spares_the_others(
     make_config: Callable[..., Config],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import feedsvc.build as build_module
+    import feedsvc.scan as build_module
 
     write_article("good.md", article("Good", "Body.", "2025-01-01"))
     cursed = write_article("cursed.md", article("Cursed", "Body.", "2025-01-02"))
@@ -419,8 +419,10 @@ def test_an_entry_a_format_cannot_write_is_rejected_and_the_next_one_shown(
         )
         for name, entry_id, day in (("good", "tag:x,2025:good", 1), ("bad", "tag:x,2025:a\x01b", 2))
     )
-    failures: Failures = {}
-    documents = assemble(config, [bad, good], {}, failures, Renderer(), Budget())
+    catalog = Catalog(config)
+    failures = catalog.failures
+    feed = FeedPlan(subscription_feeds(config), (bad, good), config.feeds.max_items)
+    documents = assemble(config, feed, catalog)
     assert documents.shown == (good,)
     assert [error.path for error in documents.rejected] == [bad.path]
     assert "cannot be written as rss.xml" in str(documents.rejected[0])

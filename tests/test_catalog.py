@@ -8,7 +8,8 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from feedsvc.build import Catalog, build
+from feedsvc.build import build
+from feedsvc.catalog.memory import Catalog
 from feedsvc.config import Config, config_from_dict
 from feedsvc.errors import EmptyFeedRefused
 

@@ -10,7 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from feedsvc.state import read_state
+from feedsvc.catalog.records import read_state
 from tests.daemon_process import DaemonProcess, article, toml
 from tests.peers import Recorder, endpoint, refused_url, wait_until
 

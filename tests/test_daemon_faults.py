@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from feedsvc.catalog.records import read_state
 from feedsvc.config import config_from_dict
 from feedsvc.daemon import Daemon
 from feedsvc.notify import Notifier
-from feedsvc.state import read_state
 from tests.conftest import run_feedsvc
 from tests.daemon_process import DaemonProcess, article, toml
 from tests.peers import wait_until

@@ -16,7 +16,8 @@ import feedparser
 import pytest
 from lxml import etree
 
-from feedsvc.build import Catalog, build
+from feedsvc.build import build
+from feedsvc.catalog.memory import Catalog
 from feedsvc.config import Config
 from feedsvc.model import BuildResult
 from tests.conftest import article

@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from feedsvc.build import build
+from feedsvc.catalog.records import read_pending, read_state
 from feedsvc.config import Config, config_from_dict
-from feedsvc.ping import Notification, Pinger, feed_urls, notifications_for, send, send_all
-from feedsvc.state import read_pending, read_state
+from feedsvc.model import Notification
+from feedsvc.notifications import feed_urls, notifications_for
+from feedsvc.ping import Pinger, send, send_all
 from tests.conftest import run_feedsvc
 from tests.daemon_process import DaemonProcess
 from tests.daemon_process import article as daemon_article
@@ -46,7 +48,7 @@ def make_config(tmp_path: Path, site_url: str = "https://news.example.org/", **p
 
 
 def deliver(config: Config, kind: str, url: str, topic: str | None = None):
-    message = Notification(kind, url, topic or feed_urls(config)[0])
+    message = Notification(kind, url, topic or feed_urls(config, ["rss.xml"])[0])
     return asyncio.run(send_all(config, [message]))[0]
 
 
@@ -197,7 +199,7 @@ def test_ping_command_exits_1_when_an_endpoint_fails_and_records_outcomes(tmp_pa
             'backoff_s = 0.01\n[state]\npath = "state.sqlite"\n'
         )
         (tmp_path / "feedsvc.toml").write_text(toml)
-        command = [sys.executable, "-m", "feedsvc", "ping", "--config", "feedsvc.toml"]
+        command = [sys.executable, "-m", "feedsvc", "ping", "--all", "--config", "feedsvc.toml"]
         done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert done.returncode == 1, done.stderr
     assert "1 of 2 notifications delivered" in done.stdout
@@ -220,7 +222,9 @@ def test_send_logs_endpoint_and_result(
         import httpx
 
         async with httpx.AsyncClient() as client:
-            return await send(client, Notification(kind, url, feed_urls(config)[0]), config)
+            return await send(
+                client, Notification(kind, url, feed_urls(config, ["rss.xml"])[0]), config
+            )
 
     caplog.set_level("INFO", logger="feedsvc.ping")
     outcome = asyncio.run(once())
@@ -251,3 +255,49 @@ def test_ping_pending_at_a_kill_is_sent_after_restart(tmp_path: Path) -> None:
     base = "https://news.example.org/"
     assert topics == [base + "atom.xml", base + "feed.json", base + "rss.xml"]
     assert daemon.count("resumed") == 3
+
+
+def ping_site(tmp_path: Path, hub: str, service: str) -> Path:
+    """A site whose builds owe pings to ``hub`` and ``service``, with one article."""
+    (tmp_path / "articles").mkdir()
+    (tmp_path / "articles" / "story.md").write_text(ARTICLE)
+    (tmp_path / "feedsvc.toml").write_text(
+        '[site]\ntitle = "Example News"\nurl = "https://news.example.org/"\n'
+        f'[ping]\nwebsub_hubs = ["{hub}"]\nxmlrpc = ["{service}"]\n'
+        'timeout_s = 1\nmax_attempts = 2\nbackoff_s = 0.01\n[state]\npath = "state.sqlite"\n'
+    )
+    return tmp_path
+
+
+def test_ping_command_sends_what_the_builds_since_the_last_ping_changed(tmp_path: Path) -> None:
+    recorder = Recorder()
+    calls: list[tuple[str, tuple]] = []
+    base = "https://news.example.org/"
+    with endpoint(recorder) as hub, ping_service(calls) as service:
+        site = ping_site(tmp_path, hub, service)
+        assert run_feedsvc("build", cwd=site).returncode == 0
+        first = run_feedsvc("ping", cwd=site)
+        assert first.returncode == 0, first.stderr
+        assert "4 of 4 notifications delivered" in first.stdout
+        topics = sorted(r["form"]["hub.topic"][0] for r in recorder.requests)
+        assert topics == [base + "atom.xml", base + "feed.json", base + "rss.xml"]
+        assert [call[1][3] for call in calls] == [base + "rss.xml"]
+
+        again = run_feedsvc("ping", cwd=site)  # nothing changed since: nothing owed
+        assert again.returncode == 0 and "nothing to ping" in again.stdout
+        assert len(recorder.requests) == 3 and len(calls) == 1
+
+        everything = run_feedsvc("ping", "--all", cwd=site)
+        assert "4 of 4 notifications delivered" in everything.stdout
+        assert len(recorder.requests) == 6 and len(calls) == 2
+    assert read_pending(site / "state.sqlite") == []
+
+
+def test_a_build_the_cli_runs_is_shown_by_status(tmp_path: Path) -> None:
+    site = ping_site(tmp_path, refused_url(), refused_url())
+    assert run_feedsvc("build", cwd=site).returncode == 0
+    status = run_feedsvc("status", cwd=site)
+    assert status.returncode == 0
+    assert "1 entries from 1 files; wrote rss.xml, atom.xml, feed.json" in status.stdout
+    owed = read_pending(site / "state.sqlite")
+    assert sorted(message.kind for message in owed) == ["websub"] * 3 + ["xmlrpc"]

@@ -52,10 +52,28 @@ class Sink(Protocol):
         """What the sink holds, by path, as its stored digests say."""
         ...
 
+    def read(self, path: str) -> bytes | None:
+        """The bytes published at ``path``; None when there are none."""
+        ...
+
+    def locate(self, path: str) -> str:
+        """How messages name the file at ``path``."""
+        ...
+
 
 def manifest_to_json(manifest: Manifest) -> bytes:
     """The manifest as deterministic JSON bytes (the same manifest, the same bytes)."""
-    document = {
+    return document_to_json(manifest_to_dict(manifest))
+
+
+def document_to_json(document: Mapping[str, object]) -> bytes:
+    """A JSON document as deterministic bytes."""
+    return (json.dumps(document, indent=1, sort_keys=True) + "\n").encode("ascii")
+
+
+def manifest_to_dict(manifest: Manifest) -> dict[str, object]:
+    """The manifest as plain JSON data."""
+    return {
         "version": MANIFEST_VERSION,
         "artifacts": [
             {
@@ -69,13 +87,16 @@ def manifest_to_json(manifest: Manifest) -> bytes:
         ],
         "changed": list(manifest.changed),
     }
-    return (json.dumps(document, indent=1, sort_keys=True) + "\n").encode("ascii")
 
 
 def manifest_from_json(data: bytes) -> Manifest:
     """The manifest ``manifest_to_json`` wrote; ValueError when it is not one."""
+    return manifest_from_dict(json.loads(data))
+
+
+def manifest_from_dict(document: Mapping[str, object]) -> Manifest:
+    """The manifest ``manifest_to_dict`` made; ValueError when it is not one."""
     try:
-        document = json.loads(data)
         if document.get("version") != MANIFEST_VERSION:
             raise ValueError(f"manifest version {document.get('version')!r}")
         artifacts = tuple(

@@ -1,3 +1,5 @@
+"""The local output directory: atomic, write-on-change, gzip copies kept in step."""
+
 from __future__ import annotations
 
 import gzip
@@ -8,7 +10,20 @@ from pathlib import Path
 import pytest
 
 from feedsvc.errors import PublishError
-from feedsvc.outputs import prepare_directory, publish_files
+from feedsvc.model import RSS_TYPE
+from feedsvc.outputs.base import BeforeCommit, Put
+from feedsvc.outputs.localdir import MANIFEST_NAME, LocalDirSink, prepare_directory
+
+
+def publish_files(
+    directory: Path,
+    files: list[tuple[str, bytes]],
+    gzip_copies: bool = False,
+    before_rename: BeforeCommit | None = None,
+) -> list[str]:
+    """Put (name, bytes) pairs into the directory as a LocalDirSink."""
+    sink = LocalDirSink(directory, gzip_copies=gzip_copies)
+    return sink.put([Put(name, content, RSS_TYPE) for name, content in files], before_rename)
 
 
 def test_writes_new_files_readable_by_all(tmp_path: Path) -> None:
@@ -18,7 +33,7 @@ def test_writes_new_files_readable_by_all(tmp_path: Path) -> None:
     ]
     assert (tmp_path / "rss.xml").read_bytes() == b"<rss/>"
     assert stat.S_IMODE((tmp_path / "atom.xml").stat().st_mode) == 0o644
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["atom.xml", "rss.xml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [MANIFEST_NAME, "atom.xml", "rss.xml"]
 
 
 def test_unchanged_bytes_leave_the_file_untouched(tmp_path: Path) -> None:
@@ -53,7 +68,12 @@ def test_leftover_temporaries_of_a_killed_build_are_removed(tmp_path: Path) -> N
     (tmp_path / ".atom.xml.gz.abc.tmp").write_bytes(b"")
     (tmp_path / ".unrelated.tmp").write_bytes(b"someone else's")
     publish_files(tmp_path, [("rss.xml", b"<rss/>"), ("atom.xml", b"<feed/>")])
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".unrelated.tmp", "atom.xml", "rss.xml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        MANIFEST_NAME,
+        ".unrelated.tmp",
+        "atom.xml",
+        "rss.xml",
+    ]
 
 
 def test_gzip_copies_follow_their_files_and_go_when_turned_off(tmp_path: Path) -> None:

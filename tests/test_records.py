@@ -14,10 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from feedsvc.errors import ArticleError, PublishError
-from feedsvc.model import Article, BuildResult
-from feedsvc.state import (
-    PendingPing,
+from feedsvc.catalog.records import (
+    BuildRecord,
     PingRecord,
     State,
     add_pending,
@@ -30,6 +28,8 @@ from feedsvc.state import (
     remove_pending,
     save_last_good,
 )
+from feedsvc.errors import ArticleError, StateError
+from feedsvc.model import Article, Notification
 
 MOMENT = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
 CONFIG = '[site]\ntitle = "Example News"\nurl = "https://news.example.org/"\n'
@@ -42,16 +42,20 @@ def status(cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=30)
 
 
+def built(entries: int, articles: int, finished: datetime) -> BuildRecord:
+    return BuildRecord(finished, entries, articles, (), ())
+
+
 def test_missing_state_file_reads_as_nothing(tmp_path: Path) -> None:
     assert read_state(tmp_path / "none.sqlite") == State(None, [], None)
 
 
 def test_last_build_replaces_the_one_before(tmp_path: Path) -> None:
     path = tmp_path / "state" / "feedsvc.sqlite"
-    record_build(path, BuildResult(entries=3, articles=4), MOMENT)
+    record_build(path, built(3, 4, MOMENT))
     rejected = (ArticleError(Path("/a/bad.md"), "no title", line=1),)
-    result = BuildResult(entries=5, articles=6, written=(Path("/p/rss.xml"),), rejected=rejected)
-    record_build(path, result, MOMENT)
+    record = BuildRecord(MOMENT, 5, 6, ("rss.xml",), tuple(str(e) for e in rejected))
+    record_build(path, record)
     build, pings, failure = read_state(path)
     assert build is not None
     assert (build.entries, build.articles, build.written) == (5, 6, ("rss.xml",))
@@ -73,7 +77,7 @@ def test_one_ping_record_per_endpoint_and_topic(tmp_path: Path) -> None:
 
 def test_failed_build_is_shown_by_status_until_a_build_succeeds(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite"
-    record_build(path, BuildResult(entries=3, articles=3), MOMENT)
+    record_build(path, built(3, 3, MOMENT))
     failed_at = MOMENT + timedelta(hours=1)
     record_build_failure(path, "public: cannot write the feeds: OSError: disk full", failed_at)
     state = read_state(path)
@@ -84,7 +88,7 @@ def test_failed_build_is_shown_by_status_until_a_build_succeeds(tmp_path: Path) 
     when = failed_at.astimezone().isoformat(timespec="seconds")
     assert f"last build FAILED at {when}: public: cannot write the feeds" in shown.stdout
     assert "3 entries from 3 files" in shown.stdout
-    record_build(path, BuildResult(entries=3, articles=3), failed_at + timedelta(minutes=1))
+    record_build(path, built(3, 3, failed_at + timedelta(minutes=1)))
     assert read_state(path).failure is None
     assert "FAILED" not in status(tmp_path).stdout
 
@@ -146,11 +150,11 @@ def test_saving_last_good_replaces_the_whole_set(tmp_path: Path) -> None:
 
 def test_pending_pings_stay_until_removed(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite"
-    hub = PendingPing("websub", "http://hub/", "https://s/rss.xml")
-    service = PendingPing("xmlrpc", "http://rpc/RPC2", "https://s/rss.xml")
-    add_pending(path, hub)
-    add_pending(path, hub)
-    add_pending(path, service)
+    hub = Notification("websub", "http://hub/", "https://s/rss.xml")
+    service = Notification("xmlrpc", "http://rpc/RPC2", "https://s/rss.xml")
+    add_pending(path, [hub])
+    add_pending(path, [hub])
+    add_pending(path, [service])
     assert read_pending(path) == [hub, service]
     remove_pending(path, hub)
     assert read_pending(path) == [service]
@@ -158,7 +162,7 @@ def test_pending_pings_stay_until_removed(tmp_path: Path) -> None:
 
 def truncated_state(path: Path) -> bytes:
     """A real state file with enough rows to span pages, cut in half."""
-    record_build(path, BuildResult(entries=1, articles=1), MOMENT)
+    record_build(path, built(1, 1, MOMENT))
     with sqlite3.connect(path) as db:
         db.executemany(
             "INSERT INTO ping VALUES (?, 't', '', 1, 1, ?)", [(n, "x" * 200) for n in range(200)]
@@ -187,7 +191,7 @@ def test_corrupt_state_file_is_moved_aside_and_started_afresh(
     assert any("is corrupt" in r.message and "moved aside" in r.message for r in caplog.records)
     (aside,) = tmp_path.glob("state.sqlite.corrupt-*")
     assert aside.read_bytes() == contents
-    record_build(path, BuildResult(entries=1, articles=1), MOMENT)
+    record_build(path, built(1, 1, MOMENT))
     assert read_state(path).build is not None
 
 
@@ -213,7 +217,7 @@ sys.stdin.read()
 
 def test_locked_state_file_gives_up_quickly_with_one_error(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite"
-    record_build(path, BuildResult(entries=1, articles=1), MOMENT)
+    record_build(path, built(1, 1, MOMENT))
     locker = subprocess.Popen(
         [sys.executable, "-c", LOCKER, str(path)],
         stdin=subprocess.PIPE,
@@ -223,8 +227,8 @@ def test_locked_state_file_gives_up_quickly_with_one_error(tmp_path: Path) -> No
     try:
         assert locker.stdout is not None and locker.stdout.readline() == "locked\n"
         started = time.monotonic()
-        with pytest.raises(PublishError, match="locked by another process"):
-            record_build(path, BuildResult(entries=2, articles=2), MOMENT)
+        with pytest.raises(StateError, match="locked by another process"):
+            record_build(path, built(2, 2, MOMENT))
         assert time.monotonic() - started < 1.5
     finally:
         locker.communicate("", timeout=10)

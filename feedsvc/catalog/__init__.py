@@ -1,0 +1,1 @@
+"""The catalog: what feedsvc remembers between builds and processes, in one SQLite file."""

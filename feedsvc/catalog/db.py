@@ -1,0 +1,133 @@
+"""The catalog's SQLite file: opened in WAL mode, migrated step by step (``user_version``),
+each use one transaction. A corrupt file is moved aside and started afresh (it holds records
+and caches, nothing worth stopping a publisher for); a file another process holds locked is
+given up on after a short wait."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from feedsvc.errors import StateError, display_path
+
+# Each step takes the schema from the version before it (its index) to the next one; a
+# file is brought up to date in one transaction the first time it is opened.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE IF NOT EXISTS build (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        finished TEXT NOT NULL,
+        entries INTEGER NOT NULL,
+        articles INTEGER NOT NULL,
+        written TEXT NOT NULL,
+        rejected TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS ping (
+        endpoint TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        finished TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        detail TEXT NOT NULL,
+        PRIMARY KEY (endpoint, topic)
+    );
+    CREATE TABLE IF NOT EXISTS failure (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        finished TEXT NOT NULL,
+        error TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS pending (
+        kind TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        PRIMARY KEY (kind, endpoint, topic)
+    );
+    CREATE TABLE IF NOT EXISTS last_good (
+        path TEXT PRIMARY KEY,
+        article TEXT NOT NULL
+    );
+    """,
+    # The manifest of the last publish: what `feedsvc ping --all` and `status` read.
+    "ALTER TABLE build ADD COLUMN manifest TEXT NOT NULL DEFAULT '';",
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+# Long enough for another writer's transaction here (milliseconds); short enough that a
+# process holding the file locked costs a build half a second, not five.
+LOCK_TIMEOUT_S = 0.5
+_CORRUPT = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+_LOCKED = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+T = TypeVar("T")
+log = logging.getLogger("feedsvc.catalog")
+
+
+def transact(path: Path, work: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``work`` in one transaction on the catalog at ``path`` (created and migrated as
+    needed); a corrupt file is moved aside and ``work`` run again on a fresh one."""
+    try:
+        return _attempt(path, work)
+    except sqlite3.Error as exc:
+        if getattr(exc, "sqlite_errorcode", None) not in _CORRUPT:
+            raise _state_error(path, exc) from exc
+        _move_aside(path, exc)
+    try:
+        return _attempt(path, work)
+    except sqlite3.Error as exc:
+        raise _state_error(path, exc) from exc
+
+
+def _attempt(path: Path, work: Callable[[sqlite3.Connection], T]) -> T:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, timeout=LOCK_TIMEOUT_S)
+    except OSError as exc:
+        raise StateError(display_path(path), "cannot open the state file") from exc
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version < SCHEMA_VERSION:
+            _migrate(db, version)
+        with db:
+            return work(db)
+    finally:
+        db.close()
+
+
+def _migrate(db: sqlite3.Connection, version: int) -> None:
+    """Bring the schema from ``version`` up to date in one transaction, and turn on WAL (a
+    reader never waits for the writer)."""
+    db.execute("PRAGMA journal_mode = WAL")
+    with db:
+        for step in MIGRATIONS[version:]:
+            for statement in step.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _state_error(path: Path, exc: sqlite3.Error) -> StateError:
+    if getattr(exc, "sqlite_errorcode", None) in _LOCKED:
+        return StateError(display_path(path), "the state file is locked by another process")
+    return StateError(display_path(path), "cannot use the state file")
+
+
+def _move_aside(path: Path, exc: sqlite3.Error) -> None:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    try:
+        path.rename(aside)
+        # A journal left beside it belongs to the corrupt file, not to the fresh one.
+        for suffix in ("-journal", "-wal", "-shm"):
+            journal = path.with_name(path.name + suffix)
+            if journal.exists():
+                journal.rename(aside.with_name(aside.name + suffix))
+    except OSError as error:
+        raise StateError(display_path(path), "cannot move the corrupt state file aside") from error
+    log.warning(
+        "state file %s is corrupt (%s): moved aside to %s, starting afresh",
+        display_path(path),
+        exc,
+        display_path(aside),
+    )

@@ -1,0 +1,128 @@
+"""A plan to published files: each feed's documents assembled, put into the sink (only what
+changed), the pings that change owes kept, and the outcome recorded in the catalog."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import UTC, datetime
+
+from lxml import etree
+
+from feedsvc.assemble import assemble
+from feedsvc.catalog.memory import Catalog
+from feedsvc.catalog.records import BuildRecord, record_build
+from feedsvc.config import Config
+from feedsvc.errors import ArticleError, EmptyFeedRefused, FeedsvcError
+from feedsvc.model import ATOM_TYPE, JSON_TYPE, Article, BuildResult, FeedSpec, Manifest
+from feedsvc.notifications import announced_paths, feed_urls, owe
+from feedsvc.outputs.base import Put, Sink
+from feedsvc.plan import Plan
+from feedsvc.scan import check_cancel
+
+log = logging.getLogger("feedsvc.publish")
+
+
+def publish(
+    config: Config,
+    plan: Plan,
+    catalog: Catalog,
+    sink: Sink | None,
+    *,
+    retry: bool = False,
+    cancel: threading.Event | None = None,
+    allow_empty: bool = False,
+    warnings: tuple[str, ...] = (),
+) -> BuildResult:
+    """Assemble the plan's feeds and, with a ``sink``, publish them; without one (a check),
+    assemble the same documents and write nothing.
+
+    A publish that would take feeds with entries to none raises EmptyFeedRefused unless
+    ``allow_empty``; ``cancel`` being set raises BuildCancelled before anything is written.
+    Both leave the published files as they were. ``retry`` retries renders that ran out of
+    their budget (on a rescan).
+    """
+    found: list[str] = list(warnings) + list(plan.warnings)
+    rejected: list[ArticleError] = list(plan.rejected)
+    puts: list[Put] = []
+    shown: tuple[Article, ...] = ()
+    for feed in plan.feeds:
+        documents = assemble(config, feed, catalog, retry=retry, cancel=cancel)
+        rejected.extend(documents.rejected)
+        found.extend(documents.warnings)
+        specs = {spec.path: spec for spec in feed.specs}
+        puts += [_put(specs[path], content) for path, content in documents.files]
+        shown = shown or documents.shown  # the first feed planned is the subscription feed
+    manifest = Manifest(tuple(put.artifact() for put in puts))
+    if sink is not None:
+        check_cancel(cancel)
+        if not shown and not allow_empty:
+            _refuse_emptying(sink, puts)
+        changed = sink.put(puts, before_commit=lambda paths: _owe(config, manifest, paths))
+        manifest = Manifest(manifest.artifacts, tuple(changed))
+    result = BuildResult(
+        entries=len(shown),
+        written=tuple(config.feeds.output / path for path in manifest.changed),
+        unchanged=tuple(
+            config.feeds.output / put.path for put in puts if put.path not in manifest.changed
+        ),
+        rejected=tuple(sorted(rejected, key=lambda e: str(e.path))),
+        warnings=tuple(found),
+        drafts=plan.drafts,
+        scheduled=plan.scheduled,
+        articles=plan.articles,
+        stale=tuple(article.path for article in plan.stale),
+        stale_articles=plan.stale,
+        shown=shown,
+        manifest=manifest,
+    )
+    if sink is not None:
+        _record(config, result)
+    return result
+
+
+def _put(spec: FeedSpec, content: bytes) -> Put:
+    return Put(spec.path, content, spec.media_type, spec.kind)
+
+
+def _owe(config: Config, manifest: Manifest, paths: list[str]) -> None:
+    """Keep the pings the files at ``paths`` are about to owe (see notifications.owe)."""
+    changed = Manifest(manifest.artifacts, tuple(paths))
+    owe(config, feed_urls(config, announced_paths(changed)))
+
+
+def _record(config: Config, result: BuildResult) -> None:
+    """The build, as `feedsvc status` shows it; failing to record is a warning only."""
+    record = BuildRecord(
+        finished=datetime.now(UTC),
+        entries=result.entries,
+        articles=result.articles,
+        written=tuple(path.name for path in result.written),
+        rejected=tuple(str(error) for error in result.rejected),
+        manifest=result.manifest,
+    )
+    try:
+        record_build(config.state.path, record)
+    except FeedsvcError as error:
+        log.warning("cannot record the build: %s", error)
+
+
+def _refuse_emptying(sink: Sink, puts: list[Put]) -> None:
+    """Raise EmptyFeedRefused when a published feed still holds entries."""
+    for put in puts:
+        published = sink.read(put.path)
+        if published and _holds_entries(published, put.media_type):
+            raise EmptyFeedRefused(sink.locate(put.path))
+
+
+def _holds_entries(document: bytes, media_type: str) -> bool:
+    """True when a published feed document has at least one entry (unreadable: assume so)."""
+    try:
+        if media_type == JSON_TYPE:
+            return bool(json.loads(document).get("items"))
+        root = etree.fromstring(document, etree.XMLParser(resolve_entities=False, huge_tree=True))
+    except (ValueError, AttributeError, etree.XMLSyntaxError):
+        return True
+    entry = "{http://www.w3.org/2005/Atom}entry" if media_type == ATOM_TYPE else "channel/item"
+    return root.find(entry) is not None
