@@ -118,7 +118,8 @@ def test_a_failed_build_is_retried_until_the_output_is_writable(daemon: DaemonPr
     daemon.public.unlink()
     daemon.wait_titles(lambda titles: titles == ["Second story", "First story"], timeout=8)
     assert daemon.count("retrying the build in 1 s") == 1
-    assert read_state(daemon.root / "state.sqlite").failure is None
+    # The build is recorded once its feeds are in place, a moment after readers see them.
+    wait_until(lambda: read_state(daemon.root / "state.sqlite").failure is None)
     assert daemon.stop() == 0
 
 

@@ -20,7 +20,8 @@ import pytest
 from feedsvc.config import parse_bind
 from feedsvc.errors import ConfigError
 from feedsvc.model import FEED_FILES
-from feedsvc.outputs.localdir import publish_files
+from feedsvc.outputs.base import Put
+from feedsvc.outputs.localdir import LocalDirSink
 from feedsvc.ratelimit import PollLimit
 from feedsvc.serve import serve_feeds
 from tests.servers import HUB, FeedsvcServer, Site, free_port, raw_request, wait_for_port
@@ -30,7 +31,8 @@ FEED_NAMES = [name for name, _ in FEED_FILES]
 
 def publish_one(path: Path, content: bytes) -> None:
     """Replace one published file as a build does: atomically."""
-    publish_files(path.parent, [(path.name, content)])
+    media_type = dict(FEED_FILES)[path.name]
+    LocalDirSink(path.parent).put([Put(path.name, content, media_type)])
 
 
 @pytest.fixture(scope="module")

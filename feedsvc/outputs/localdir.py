@@ -212,7 +212,7 @@ def read_published(path: Path) -> bytes | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise PublishError(str(path), f"cannot read the published file ({exc.strerror})") from None
+        raise PublishError(str(path), f"cannot read the published file ({exc.strerror})") from exc
 
 
 def prepare_directory(directory: Path) -> None:
@@ -220,9 +220,7 @@ def prepare_directory(directory: Path) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise PublishError(
-            str(directory), f"cannot create the directory ({exc.strerror})"
-        ) from None
+        raise PublishError(str(directory), f"cannot create the directory ({exc.strerror})") from exc
     if not os.access(directory, os.W_OK | os.X_OK):
         raise PublishError(str(directory), "the directory is not writable")
 
@@ -312,6 +310,7 @@ def _write_lock(directory: Path) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
+                    # The last BlockingIOError says no more than this message does.
                     raise PublishError(
                         str(directory),
                         f"another build has held the directory for {LOCK_TIMEOUT_S:g} s",
