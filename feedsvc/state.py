@@ -120,7 +120,7 @@ def record_build(path: Path, result: BuildResult, finished: datetime) -> None:
         result.entries,
         result.articles,
         json.dumps([p.name for p in result.written]),
-        json.dumps([str(error) for error in result.rejected]),
+        json.dumps([error.describe() for error in result.rejected]),
     )
 
     def write(db: sqlite3.Connection) -> None:
