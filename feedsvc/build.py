@@ -15,14 +15,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from feedsvc.articles import (
-    RootKey,
-    find_article_files,
-    is_article_path,
-    read_article_bytes,
-    read_source,
-    root_key,
-)
+from feedsvc.articles.discover import RootKey, find_article_files, is_article_path, root_key
+from feedsvc.articles.read import read_article_bytes, read_source
 from feedsvc.assemble import Failures, assemble
 from feedsvc.budget import Budget
 from feedsvc.config import Config
