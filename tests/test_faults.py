@@ -25,7 +25,7 @@ import pytest
 from feedsvc.budget import Budget
 from feedsvc.build import Catalog, build
 from feedsvc.config import config_from_dict
-from feedsvc.normalise import to_entry
+from feedsvc.content import to_entry
 from feedsvc.render import Renderer
 from feedsvc.state import read_pending
 from tests.conftest import article, run_feedsvc
