@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from feedsvc.budget import IN_PROCESS_CHARS, Budget, BudgetExceeded, render_in_worker
 from feedsvc.catalog.memory import Catalog
 from feedsvc.config import Config
+from feedsvc.content import to_entry
 from feedsvc.errors import ArticleError, BuildCancelled, display_path
 from feedsvc.feeds import RENDERERS
 from feedsvc.model import FEED_FILES, Article, Entry, Failures, Feed
-from feedsvc.normalise import to_entry
 from feedsvc.plan import FeedPlan, newest_unique
 from feedsvc.render import Renderer
 

@@ -81,7 +81,7 @@ def render_in_worker(article: Article, config: Config, budget: Budget) -> Entry:
 
 def _render(sender: Connection, article: Article, config: Config, memory_bytes: int) -> None:
     """The child: cap its address space, render, send the Entry or the ArticleError back."""
-    from feedsvc.normalise import to_entry
+    from feedsvc.content import to_entry
     from feedsvc.render import Renderer
 
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))

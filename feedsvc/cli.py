@@ -139,7 +139,7 @@ def _report(result: BuildResult) -> None:
     for warning in result.warnings:
         log.warning("%s", warning)
     for error in result.rejected:
-        print(error, file=sys.stderr)
+        print(error.describe(), file=sys.stderr)
 
 
 def _progress(args: argparse.Namespace):  # noqa: ANN202 (a callable or None)

@@ -202,7 +202,7 @@ class Daemon:
         self._retry = asyncio.get_running_loop().call_later(delay, self._wanted.set)
 
     def _report(self, result: BuildResult, elapsed_ms: float) -> None:
-        rejected = {str(error) for error in result.rejected}
+        rejected = {error.describe() for error in result.rejected}
         for line in sorted(rejected - self._rejected):
             log.warning("rejected %s", line)
         self._rejected = rejected

@@ -10,30 +10,51 @@ class FeedsvcError(Exception):
 
     message = "feedsvc error"
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, show_cause: bool = True) -> None:
+        """``show_cause=False`` keeps the cause chained, for tracebacks, but out of str(): for
+        a message that already says what went wrong in its reader's words."""
         if message is not None:
             self.message = message
+        self.show_cause = show_cause
         super().__init__(self.message)
 
     def __str__(self) -> str:
         cause = self.__cause__
-        if cause is None:
+        if cause is None or not self.show_cause:
             return self.message
         return f"{self.message}: {type(cause).__name__}: {cause}"
 
 
 class ArticleError(FeedsvcError):
-    """An article file that cannot be published; carries its path and, where known, the line."""
+    """An article file that cannot be published; carries its path and, where known, the line.
+
+    str() names the path as given (absolute in a build), whatever the working directory;
+    ``describe()`` is the line a person reads, relative to the working directory.
+    """
 
     message = "cannot read the article"
 
-    def __init__(self, path: Path, message: str | None = None, line: int | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        message: str | None = None,
+        line: int | None = None,
+        *,
+        show_cause: bool = True,
+    ) -> None:
         self.path = path
         self.line = line
-        super().__init__(message)
+        super().__init__(message, show_cause=show_cause)
 
     def __str__(self) -> str:
-        where = f"{display_path(self.path)}:{self.line}" if self.line else display_path(self.path)
+        return self._at(_printable(str(self.path)))
+
+    def describe(self) -> str:
+        """The error as the CLI prints it and the daemon logs it: ``articles/bad.md:7: ...``."""
+        return self._at(display_path(self.path))
+
+    def _at(self, shown_path: str) -> str:
+        where = f"{shown_path}:{self.line}" if self.line else shown_path
         return f"{where}: {super().__str__()}"
 
 
@@ -112,7 +133,7 @@ def display_path(path: Path) -> str:
         shown = str(path.relative_to(Path.cwd()))
     except ValueError:
         shown = str(path)
-    return shown if shown.isprintable() else _escaped(shown)
+    return _printable(shown)
 
 
 def quote_value(value: object, limit: int = 80) -> str:
@@ -122,6 +143,11 @@ def quote_value(value: object, limit: int = 80) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return _escaped(text)
+
+
+def _printable(shown: str) -> str:
+    """A path as shown: as it is, or quoted and escaped when it holds anything unprintable."""
+    return shown if shown.isprintable() else _escaped(shown)
 
 
 def _escaped(text: str) -> str:

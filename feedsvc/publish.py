@@ -99,7 +99,7 @@ def _record(config: Config, result: BuildResult) -> None:
         entries=result.entries,
         articles=result.articles,
         written=tuple(path.name for path in result.written),
-        rejected=tuple(str(error) for error in result.rejected),
+        rejected=tuple(str(error) for error in result.rejected),  # independent of the cwd
         manifest=result.manifest,
     )
     try:

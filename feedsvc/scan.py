@@ -12,13 +12,8 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from feedsvc.articles import (
-    find_article_files,
-    is_article_path,
-    read_article_bytes,
-    read_source,
-    root_key,
-)
+from feedsvc.articles.discover import find_article_files, is_article_path, root_key
+from feedsvc.articles.read import read_article_bytes, read_source
 from feedsvc.catalog.memory import Catalog
 from feedsvc.errors import ArticleError, BuildCancelled, ConfigError, display_path
 from feedsvc.model import NO_KEY, FileKey, Parsed, file_key

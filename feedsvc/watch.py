@@ -14,7 +14,7 @@ from pathlib import Path
 import watchfiles
 from watchfiles import Change
 
-from feedsvc.articles import RootKey, is_article_file, root_key
+from feedsvc.articles.discover import RootKey, is_article_file, is_visible, root_key
 from feedsvc.config import WatchConfig
 from feedsvc.errors import display_path
 
@@ -31,11 +31,7 @@ def is_relevant(change: Change, path: str, root: Path) -> bool:
     """True for an event that may change the feeds: on an article file, or on a directory
     that may hold some (added, or deleted or renamed away). Hidden paths never count."""
     target = Path(path)
-    try:
-        parts = target.relative_to(root).parts
-    except ValueError:
-        return False
-    if not parts or any(part.startswith(".") for part in parts):
+    if not is_visible(target, root):
         return False
     if is_article_file(target):
         return True

@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feedsvc.articles import (
-    MAX_ARTICLE_BYTES,
-    _atx_title,
+from feedsvc.articles.discover import (
     find_article_files,
     is_article_file,
-    read_source,
-    slug_for,
+    is_article_path,
+    is_visible,
 )
+from feedsvc.articles.parse import _atx_title, slug_for
+from feedsvc.articles.read import MAX_ARTICLE_BYTES, read_source
 from feedsvc.errors import ArticleError
 from tests.conftest import SEED
 
@@ -237,3 +237,50 @@ def test_a_link_out_of_the_articles_directory_is_refused_before_reading(
     (articles_dir / "link.md").symlink_to(tmp_path / "secret.md")
     with pytest.raises(ArticleError, match="links outside the articles directory"):
         read_source(articles_dir / "link.md", articles_dir)
+
+
+@pytest.mark.parametrize(
+    ("relative", "expected"),
+    [
+        ("a.md", True),
+        ("2025/06/b.markdown", True),
+        (".git/c.md", False),
+        ("notes/.obsidian/d.md", False),
+        (".e.md", False),
+        ("e.md~", False),
+        ("pic.png", False),
+    ],
+)
+def test_one_rule_says_which_paths_are_article_files(
+    articles_dir: Path, relative: str, expected: bool
+) -> None:
+    assert is_article_path(articles_dir / relative, articles_dir) is expected
+
+
+def test_nothing_outside_the_root_or_hidden_is_visible(articles_dir: Path) -> None:
+    assert is_visible(articles_dir / "2025" / "a.md", articles_dir)
+    assert not is_visible(articles_dir, articles_dir)
+    assert not is_visible(articles_dir / ".git" / "HEAD", articles_dir)
+    assert not is_visible(articles_dir.parent / "a.md", articles_dir)
+
+
+def test_a_read_error_keeps_its_cause_and_its_one_line_message(articles_dir: Path) -> None:
+    dangling = articles_dir / "gone.md"
+    dangling.symlink_to(articles_dir / "nowhere.md")
+    with pytest.raises(ArticleError) as caught:
+        read_source(dangling, articles_dir)
+    assert isinstance(caught.value.__cause__, FileNotFoundError)
+    assert str(caught.value) == f"{dangling}: cannot read the file (No such file or directory)"
+
+
+def test_invalid_yaml_keeps_its_cause_out_of_the_one_line_message(
+    articles_dir: Path, write_article: Callable[..., Path]
+) -> None:
+    import yaml
+
+    path = write_article("bad.md", "---\ntitle: [unclosed\n---\nBody\n")
+    with pytest.raises(ArticleError) as caught:
+        read_source(path, articles_dir)
+    assert isinstance(caught.value.__cause__, yaml.YAMLError)
+    assert "\n" not in str(caught.value)
+    assert type(caught.value.__cause__).__name__ not in str(caught.value)

@@ -27,7 +27,7 @@ from feedsvc.build import build
 from feedsvc.catalog.memory import Catalog
 from feedsvc.catalog.records import read_pending
 from feedsvc.config import config_from_dict
-from feedsvc.normalise import to_entry
+from feedsvc.content import to_entry
 from feedsvc.outputs.localdir import MANIFEST_NAME
 from feedsvc.render import Renderer
 from tests.conftest import article, run_feedsvc

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc.articles import read_source
+from feedsvc.articles.read import read_source
 from feedsvc.config import Config
+from feedsvc.content import to_entry
+from feedsvc.dates import DateError
 from feedsvc.errors import ArticleError
 from feedsvc.model import Article
-from feedsvc.normalise import normalise, to_entry
+from feedsvc.normalise import normalise
 from feedsvc.render import Renderer
 from tests.conftest import article
 
@@ -190,3 +192,13 @@ def test_malformed_links_and_ids_are_the_articles_error_or_made_safe(
         assert error.path == path and "not a valid" in str(error)
     else:
         assert result.link.isascii() and " " not in result.link
+
+
+def test_a_date_rejection_keeps_the_date_error_as_its_cause(
+    write_article: Callable[..., Path], understand: Callable[..., Article]
+) -> None:
+    path = write_article("bad.md", "# T\n\nBody.\n\n---\n\nPublished: someday\n")
+    with pytest.raises(ArticleError) as caught:
+        understand(path)
+    assert isinstance(caught.value.__cause__, DateError)
+    assert str(caught.value) == f"{path}:7: {caught.value.__cause__}"

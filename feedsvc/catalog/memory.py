@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from feedsvc.articles import RootKey
+from feedsvc.articles.discover import RootKey
 from feedsvc.budget import Budget
 from feedsvc.config import Config
 from feedsvc.model import Article, Entry, Failures, Parsed

@@ -54,6 +54,7 @@ def check_fields(path: Path, values: dict[str, Any], lines: dict[str, int]) -> d
             try:
                 checked[name] = CHECKS[name](name, value)
             except _Refused as refused:
+                # _Refused only carries this message here: chained, it would be noise.
                 raise ArticleError(path, str(refused), line=lines.get(name)) from None
     return checked
 

@@ -1,26 +1,20 @@
-"""Article files: which files are articles, and how one is split into a Source."""
+"""Splitting an article's text into a Source: the seed layout (a ``# Title`` line, the body,
+metadata lines at the foot) and YAML front matter; the slug from the file's path."""
 
 from __future__ import annotations
 
-import codecs
-import errno
-import hashlib
 import os
 import re
-import stat
 import unicodedata
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import quote
 
-from feedsvc.errors import ArticleError, display_path
-from feedsvc.fields import check_fields, too_long
-from feedsvc.frontmatter import load_front_matter
-from feedsvc.model import NO_KEY, FileKey, Source, file_key
+from feedsvc.articles.fields import check_fields, too_long
+from feedsvc.articles.frontmatter import load_front_matter
+from feedsvc.errors import ArticleError
+from feedsvc.model import NO_KEY, FileKey, Source
 
-ARTICLE_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
-MAX_ARTICLE_BYTES = 16 * 2**20  # a larger file is a stray log or dump, not an article
 # A body is held to this, so that rendering and publishing it stay bounded (a feed reader
 # takes no multi-megabyte entry, and libxml2 no text node over 10 MB).
 MAX_BODY_CHARS = 500_000
@@ -35,7 +29,6 @@ RULE = re.compile(r"(?:-{3,}|\*{3,}|_{3,})\s*")
 META_LINE = re.compile(
     r"\s*(?:\*\*|__|\*|_)?([A-Za-z][\w -]{0,40}?)(?:\*\*|__|\*|_)?\s*:\s*(?:\*\*|__|\*|_)?(.*)"
 )
-CONTROL_BYTES = bytes([*range(0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20)])
 # Names a metadata line or front matter key may go by, mapped to the field they fill.
 FIELD_NAMES = {
     "title": "title",
@@ -69,61 +62,6 @@ FIELD_NAMES = {
 FOOT_FIELDS = frozenset(FIELD_NAMES) - {"title", "url", "link", "slug", "id", "by", "summary"}
 
 
-def is_article_file(path: Path) -> bool:
-    """True for a visible Markdown or text file that is not an editor's leftover."""
-    return _is_article_name(path.name)
-
-
-def is_article_path(path: Path, root: Path) -> bool:
-    """True for an article file below ``root`` that no hidden directory holds."""
-    try:
-        parts = path.relative_to(root).parts
-    except ValueError:
-        return False
-    return is_article_file(path) and not any(part.startswith(".") for part in parts[:-1])
-
-
-def find_article_files(root: Path) -> list[Path]:
-    """Every article file under ``root``, recursively, in a stable order; hidden dirs skipped."""
-    return [Path(name) for name in sorted(_walk(os.fspath(root)))]
-
-
-def _walk(root: str) -> Iterator[str]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for name in filenames:
-            if _is_article_name(name):
-                yield os.path.join(dirpath, name)
-
-
-def _is_article_name(name: str) -> bool:
-    return (
-        os.path.splitext(name)[1].lower() in ARTICLE_SUFFIXES
-        and not name.startswith((".", "#", "~"))
-        and not name.endswith(("~", "#"))
-    )
-
-
-class RootKey(NamedTuple):
-    """Which directory the articles root names: its real path, device and inode."""
-
-    real: str
-    device: int
-    inode: int
-
-
-def root_key(root: Path) -> RootKey | None:
-    """The directory ``root`` names now (through any symlinks), or None when it names none."""
-    real = os.path.realpath(root)
-    try:
-        status = os.stat(real)
-    except OSError:
-        return None
-    if not stat.S_ISDIR(status.st_mode):
-        return None
-    return RootKey(real, status.st_dev, status.st_ino)
-
-
 def slug_for(path: Path, root: Path) -> str:
     """A URL-safe slug from the file's path below ``root``, without its extension."""
     full, base = os.fspath(path), os.fspath(root).rstrip(os.sep) + os.sep
@@ -140,116 +78,6 @@ def _slugify(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9_]+", "-", ascii_text.lower()).strip("-")
     return slug or quote(text.lower(), safe="")
-
-
-def read_source(path: Path, root: Path) -> Source:
-    """Read and split one article file; raises ArticleError naming the file and the problem.
-
-    Every way a file reaches a build (the walk, the watcher's paths, a rescan) comes here, so
-    this is where the symlink policy is held: a link that resolves outside ``root`` is refused.
-    """
-    full = os.fspath(path)
-    if not full.isascii():
-        try:
-            full.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ArticleError(path, "the file name is not valid UTF-8") from None
-    checked = _plainly_below(full, os.fspath(root))
-    if not checked:
-        _refuse_links_outside(path, root)
-    try:
-        try:
-            data, key = read_article_bytes(path, follow_link=not checked)
-        except OSError as exc:
-            if exc.errno != errno.ELOOP or not checked:
-                raise
-            _refuse_links_outside(path, root)  # the file itself is a link
-            data, key = read_article_bytes(path)
-    except OSError as exc:
-        raise ArticleError(path, f"cannot read the file ({exc.strerror})") from None
-    text, warnings = decode(data, path)
-    return parse_source(text, path, root, warnings, key=key, digest=hashlib.sha256(data).digest())
-
-
-def _plainly_below(full: str, root: str) -> bool:
-    """True when ``full`` names a path below ``root`` through no linked directory: one lstat
-    per directory between them (none for a file directly in ``root``)."""
-    base = root.rstrip(os.sep) + os.sep
-    if not full.startswith(base) or f"{os.sep}." in full[len(base) - 1 :]:
-        return False
-    separator = full.find(os.sep, len(base))
-    while separator >= 0:
-        if os.path.islink(full[:separator]):
-            return False
-        separator = full.find(os.sep, separator + 1)
-    return True
-
-
-def _refuse_links_outside(path: Path, root: Path) -> None:
-    """Raise unless ``path`` resolves inside ``root``; before the file is opened, so that a
-    link to a device or a secret elsewhere is never even read."""
-    real_root = os.path.realpath(root)
-    if os.path.commonpath([os.path.realpath(path), real_root]) != real_root:
-        raise ArticleError(path, "links outside the articles directory")
-
-
-def read_article_bytes(path: Path, *, follow_link: bool = True) -> tuple[bytes, FileKey]:
-    """The whole file and the key of the version read, in one open, fstat and read: a large
-    archive's cold build spends much of its time here, and this is ~40% cheaper than
-    ``open().read()``. The key comes from the open file, so it names the bytes returned.
-    Without ``follow_link``, a file that is a symlink raises OSError (ELOOP)."""
-    # Non-blocking, so that a FIFO named like an article cannot hang the build.
-    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow_link else os.O_NOFOLLOW)
-    descriptor = os.open(path, flags)
-    try:
-        status = os.fstat(descriptor)
-        if not stat.S_ISREG(status.st_mode):
-            raise ArticleError(path, "not a regular file")
-        size = status.st_size
-        key = file_key(status)
-        if size > MAX_ARTICLE_BYTES:
-            raise ArticleError(path, f"too large for an article ({size / 2**20:.0f} MiB)")
-        data = os.read(descriptor, size + 1)
-        if len(data) <= size:
-            return data, key
-        chunks, read = [data], len(data)  # the file grew while being read (or lied about its size)
-        while read <= MAX_ARTICLE_BYTES and (chunk := os.read(descriptor, 65536)):
-            chunks.append(chunk)
-            read += len(chunk)
-        if read > MAX_ARTICLE_BYTES:
-            raise ArticleError(path, "too large for an article (it grew while being read)")
-        return b"".join(chunks), NO_KEY  # grown: read it again next time
-    finally:
-        os.close(descriptor)
-
-
-def decode(data: bytes, path: Path) -> tuple[str, tuple[str, ...]]:
-    """Bytes to text: UTF-8 (BOM or not) or UTF-16 with a BOM, else Windows-1252 with a warning."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            text = data.decode("utf-16")
-        except UnicodeDecodeError:
-            raise ArticleError(path, "not a text file (broken UTF-16)") from None
-        if not text.strip():
-            raise ArticleError(path, "empty file")
-        return text, ()
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]
-    if not data.strip():
-        raise ArticleError(path, "empty file")
-    head = data[:4096]
-    if b"\x00" in head:
-        raise ArticleError(path, "not a text file (binary data)")
-    try:
-        return data.decode("utf-8"), ()
-    except UnicodeDecodeError:
-        if len(head) - len(head.translate(None, CONTROL_BYTES)) > len(head) // 10:
-            raise ArticleError(path, "not a text file (binary data)") from None
-        warning = f"{display_path(path)}: not valid UTF-8, read as Windows-1252"
-        try:
-            return data.decode("cp1252"), (warning,)
-        except UnicodeDecodeError:
-            return data.decode("latin-1"), (warning,)
 
 
 def parse_source(

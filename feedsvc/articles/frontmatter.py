@@ -11,8 +11,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from feedsvc.articles.fields import too_long
 from feedsvc.errors import ArticleError, quote_value
-from feedsvc.fields import too_long
 
 MAX_FRONT_MATTER_CHARS = 65_536
 MAX_FRONT_MATTER_DEPTH = 16
@@ -39,7 +39,7 @@ def load_front_matter(yaml_text: str, path: Path) -> tuple[dict[Any, Any], dict[
         problem = getattr(exc, "problem", None) or str(exc)
         line = mark.line + 2 if mark is not None else 1
         message = f"invalid YAML front matter: {quote_value(problem, 200)[1:-1]}"
-        raise ArticleError(path, message, line=line) from None
+        raise ArticleError(path, message, line=line, show_cause=False) from exc
     finally:
         loader.dispose()
     lines = {
