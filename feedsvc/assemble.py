@@ -15,7 +15,7 @@ from pathlib import Path
 from feedsvc.budget import IN_PROCESS_CHARS, Budget, BudgetExceeded, render_in_worker
 from feedsvc.config import Config
 from feedsvc.errors import ArticleError, BuildCancelled, display_path
-from feedsvc.feeds import RENDERERS
+from feedsvc.formats.rss import RENDERERS
 from feedsvc.model import FEED_FILES, Article, Entry, Feed
 from feedsvc.normalise import to_entry
 from feedsvc.render import Renderer

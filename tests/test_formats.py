@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import feedparser
 import pytest
 
-from feedsvc.feeds import render_atom, render_json, render_rss
+from feedsvc.formats.rss import render_atom, render_json, render_rss
 from feedsvc.model import Entry, Feed
 from tests.feedcheck import ATOM, check_atom, check_json, check_rss
 
