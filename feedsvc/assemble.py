@@ -15,9 +15,10 @@ from pathlib import Path
 from feedsvc.budget import IN_PROCESS_CHARS, Budget, BudgetExceeded, render_in_worker
 from feedsvc.config import Config
 from feedsvc.errors import ArticleError, BuildCancelled, display_path
-from feedsvc.formats.rss import RENDERERS
-from feedsvc.model import FEED_FILES, Article, Entry, Feed
+from feedsvc.formats import write_feed
+from feedsvc.model import Article, Entry, Feed, FeedSpec
 from feedsvc.normalise import to_entry
+from feedsvc.plan import subscription_feeds
 from feedsvc.render import Renderer
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -180,27 +181,27 @@ def _emit(
 ) -> tuple[tuple[tuple[str, bytes], ...], Failures]:
     """Every feed file's bytes; when a format cannot be written, the entries to blame."""
     files = []
-    for name, _media_type in FEED_FILES:
+    for spec in subscription_feeds(config):
         try:
-            files.append((name, RENDERERS[name](feed, config.feed_url(name))))
+            files.append((spec.path, write_feed(spec.format, feed, config.feed_url(spec.path))))
         except Exception as exc:  # noqa: BLE001 (narrowed to the entries below)
-            broken = _blame(config, feed, name, articles)
+            broken = _blame(config, feed, spec, articles)
             if not broken:
                 raise
-            log.debug("cannot write %s: %r", name, exc)
+            log.debug("cannot write %s: %r", spec.path, exc)
             return (), broken
     return tuple(files), {}
 
 
-def _blame(config: Config, feed: Feed, name: str, articles: dict[Entry, Article]) -> Failures:
-    """The entries that fail ``name``'s writer on their own, each as its article's error."""
+def _blame(config: Config, feed: Feed, spec: FeedSpec, articles: dict[Entry, Article]) -> Failures:
+    """The entries that fail ``spec``'s writer on their own, each as its article's error."""
     broken: Failures = {}
     for entry, article in articles.items():
         alone = replace(feed, entries=(entry,))
         try:
-            RENDERERS[name](alone, config.feed_url(name))
+            write_feed(spec.format, alone, config.feed_url(spec.path))
         except Exception as exc:  # noqa: BLE001 (this entry's fault, reported by name)
-            error = ArticleError(article.path, f"cannot be written as {name} ({exc})")
+            error = ArticleError(article.path, f"cannot be written as {spec.path} ({exc})")
             broken[article.path] = article, error
     return broken
 
