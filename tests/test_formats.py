@@ -1,16 +1,21 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import feedparser
 import pytest
+from lxml import etree
 
+from feedsvc.config import Config
+from feedsvc.formats import write_feed
 from feedsvc.formats.atom import write_atom
 from feedsvc.formats.jsonfeed import write_json
 from feedsvc.formats.rss import write_rss
 from feedsvc.model import Entry, Feed
-from tests.feedcheck import ATOM, check_atom, check_json, check_rss
+from feedsvc.plan import subscription_feeds
+from tests.feedcheck import ATOM, CONTENT, check_atom, check_json, check_rss
 
 SITE = "https://news.example.org/"
 START = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
@@ -170,3 +175,51 @@ def test_an_atom_entry_without_text_takes_its_title_as_summary() -> None:
     root = check_atom(atom, SITE + "atom.xml")
     assert root.find(f"{ATOM}entry/{ATOM}content") is None
     assert root.findtext(f"{ATOM}entry/{ATOM}summary") == "Story 0 &amp; more"
+
+
+def test_write_feed_writes_each_format_the_plan_names(
+    make_config: Callable[..., Config],
+) -> None:
+    config = make_config()
+    checks = {"rss": check_rss, "atom": check_atom, "json": check_json}
+    for spec in subscription_feeds(config):
+        self_url = config.feed_url(spec.path)
+        checks[spec.format](write_feed(spec.format, make_feed(), self_url), self_url)
+
+
+@pytest.mark.parametrize("text", ["&", "<", "&&<<", "& at the start", "at the end <", "a&b<c>d"])
+def test_rss_character_references_keep_the_text(text: str) -> None:
+    feed = make_feed(count=1)
+    entry = replace(feed.entries[0], title=text, tags=(text,), author=text)
+    rss = write_rss(replace(feed, title=text, entries=(entry,)), SITE + "rss.xml")
+    channel = check_rss(rss, SITE + "rss.xml").find("channel")
+    item = channel.find("item")
+    assert channel.findtext("title") == text
+    assert item.findtext("title") == text
+    assert item.findtext("category") == text
+    assert item.findtext("{http://purl.org/dc/elements/1.1/}creator") == text
+    assert feedparser.parse(rss).entries[0].title == text
+
+
+def test_an_rss_item_without_summary_carries_its_body_as_description() -> None:
+    feed = make_feed(count=1)
+    entry = replace(feed.entries[0], summary="")
+    rss = write_rss(replace(feed, entries=(entry,)), SITE + "rss.xml")
+    item = check_rss(rss, SITE + "rss.xml").find("channel/item")
+    assert item.findtext("description") == entry.content_html
+    assert item.find(CONTENT) is None
+
+
+@pytest.mark.parametrize("hubs", [(), ("https://a.example/?x=1&y=2", "https://b.example/")])
+def test_feed_links_come_self_first_then_the_hubs(hubs: tuple[str, ...]) -> None:
+    feed = make_feed(hubs=hubs)
+    rss = etree.fromstring(write_rss(feed, SITE + "rss.xml")).find("channel")
+    atom = etree.fromstring(write_atom(feed, SITE + "atom.xml"))
+    expected = [("self", SITE + "rss.xml"), *(("hub", hub) for hub in hubs)]
+    assert [(ln.get("rel"), ln.get("href")) for ln in rss.findall(f"{ATOM}link")] == expected
+    assert [(ln.get("rel"), ln.get("href")) for ln in atom.findall(f"{ATOM}link")] == [
+        ("self", SITE + "atom.xml"),
+        *expected[1:],
+        ("alternate", SITE),
+    ]
+    assert rss.findtext("link") == SITE
