@@ -12,13 +12,9 @@ from feedsvc.formats.atomlink import ATOM_NS, append_links, feed_links
 from feedsvc.formats.updated import feed_updated
 from feedsvc.model import RSS_TYPE, Entry, Feed
 
-CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
-DC_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"
-NAMESPACES = {
-    "dc": "http://purl.org/dc/elements/1.1/",
-    "atom": ATOM_NS,
-    "content": "http://purl.org/rss/1.0/modules/content/",
-}
+DC_NS = "http://purl.org/dc/elements/1.1/"
+CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
+NAMESPACES = {"dc": DC_NS, "atom": ATOM_NS, "content": CONTENT_NS}  # declared on <rss>
 DOCS = "http://www.rssboard.org/rss-specification"
 MARKUP = re.compile("([&<])")
 REFERENCES = {"&": "#x26", "<": "#x3C"}
@@ -27,7 +23,8 @@ REFERENCES = {"&": "#x26", "<": "#x3C"}
 def write_rss(feed: Feed, self_url: str) -> bytes:
     """RSS 2.0 with content:encoded, opaque guids, and atom:link self (and hub) links.
 
-    An item's description is HTML (RSS Profile), so the plain-text summary goes in escaped.
+    An item's description is HTML (RSS Profile), so the plain-text summary goes in escaped:
+    literal text such as "a < b" or "&amp;" then reads the same in every reader.
     """
     rss = etree.Element("rss", nsmap=NAMESPACES, version="2.0")
     channel = etree.SubElement(rss, "channel")
@@ -38,6 +35,7 @@ def write_rss(feed: Feed, self_url: str) -> bytes:
     etree.SubElement(channel, "docs").text = DOCS
     etree.SubElement(channel, "generator").text = "feedsvc"
     etree.SubElement(channel, "language").text = feed.language
+    # email.utils writes RFC 822 dates with English day and month names, whatever the locale.
     etree.SubElement(channel, "lastBuildDate").text = format_datetime(feed_updated(feed))
     for entry in feed.entries:
         _append_item(channel, entry)
@@ -52,7 +50,7 @@ def _append_item(channel: etree._Element, entry: Entry) -> None:
     if entry.summary:
         _character_data(item, "description", html.escape(entry.summary, quote=False))
         if has_content:
-            etree.SubElement(item, CONTENT_ENCODED).text = entry.content_html
+            etree.SubElement(item, f"{{{CONTENT_NS}}}encoded").text = entry.content_html
     elif has_content:
         _character_data(item, "description", entry.content_html)
     guid = etree.SubElement(item, "guid", isPermaLink="false")
@@ -61,7 +59,7 @@ def _append_item(channel: etree._Element, entry: Entry) -> None:
         _character_data(item, "category", tag)
     etree.SubElement(item, "pubDate").text = format_datetime(entry.published)
     if entry.author:
-        _character_data(item, DC_CREATOR, entry.author)
+        _character_data(item, f"{{{DC_NS}}}creator", entry.author)
 
 
 def _character_data(parent: etree._Element, tag: str, text: str) -> None:
