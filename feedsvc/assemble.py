@@ -15,8 +15,8 @@ from feedsvc.catalog.memory import Catalog
 from feedsvc.config import Config
 from feedsvc.content import to_entry
 from feedsvc.errors import ArticleError, BuildCancelled, display_path
-from feedsvc.feeds import RENDERERS
-from feedsvc.model import FEED_FILES, Article, Entry, Failures, Feed
+from feedsvc.formats import write_feed
+from feedsvc.model import Article, Entry, Failures, Feed, FeedSpec
 from feedsvc.plan import FeedPlan, newest_unique
 from feedsvc.render import Renderer
 
@@ -65,7 +65,7 @@ def assemble(
             candidates = _without(candidates, failures)
             continue
         files, broken = _emit(
-            config, _feed(config, rendered), dict(zip(rendered, shown, strict=True))
+            config, feed.specs, _feed(config, rendered), dict(zip(rendered, shown, strict=True))
         )
         if broken:
             failures.update(broken)
@@ -155,31 +155,32 @@ def _render(
 
 
 def _emit(
-    config: Config, feed: Feed, articles: dict[Entry, Article]
+    config: Config, specs: tuple[FeedSpec, ...], feed: Feed, articles: dict[Entry, Article]
 ) -> tuple[tuple[tuple[str, bytes], ...], Failures]:
-    """Every feed file's bytes; when a format cannot be written, the entries to blame."""
+    """The bytes of each of ``specs``' files; when a format cannot be written, the entries to
+    blame."""
     files = []
-    for name, _media_type in FEED_FILES:
+    for spec in specs:
         try:
-            files.append((name, RENDERERS[name](feed, config.feed_url(name))))
+            files.append((spec.path, write_feed(spec.format, feed, config.feed_url(spec.path))))
         except Exception as exc:  # noqa: BLE001 (narrowed to the entries below)
-            broken = _blame(config, feed, name, articles)
+            broken = _blame(config, feed, spec, articles)
             if not broken:
                 raise
-            log.debug("cannot write %s: %r", name, exc)
+            log.debug("cannot write %s: %r", spec.path, exc)
             return (), broken
     return tuple(files), {}
 
 
-def _blame(config: Config, feed: Feed, name: str, articles: dict[Entry, Article]) -> Failures:
-    """The entries that fail ``name``'s writer on their own, each as its article's error."""
+def _blame(config: Config, feed: Feed, spec: FeedSpec, articles: dict[Entry, Article]) -> Failures:
+    """The entries that fail ``spec``'s writer on their own, each as its article's error."""
     broken: Failures = {}
     for entry, article in articles.items():
         alone = replace(feed, entries=(entry,))
         try:
-            RENDERERS[name](alone, config.feed_url(name))
+            write_feed(spec.format, alone, config.feed_url(spec.path))
         except Exception as exc:  # noqa: BLE001 (this entry's fault, reported by name)
-            error = ArticleError(article.path, f"cannot be written as {name} ({exc})")
+            error = ArticleError(article.path, f"cannot be written as {spec.path} ({exc})")
             broken[article.path] = article, error
     return broken
 

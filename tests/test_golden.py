@@ -40,6 +40,24 @@ CASES = {
         },
     ),
     "dirty_all": (FIXTURES / "dirty", {"site": SITE, "feeds": {"max_items": 500}}),
+    # '&' and '<' in every plain-text field, an entry with no body, one with no paragraph to
+    # summarise, ids and links with query strings, and no site author.
+    "edge": (
+        FIXTURES / "edge",
+        {
+            "site": {
+                **SITE,
+                "title": "News & <Views>",
+                "description": "Facts & figures < opinions",
+                "author": "",
+            },
+            "ping": {"websub_hubs": ["https://hub.example.org/?topic=a&b"]},
+        },
+    ),
+    "empty": (
+        FIXTURES / "edge_empty",
+        {"site": {"title": "Quiet", "url": "https://quiet.example.org/"}},
+    ),
 }
 
 
