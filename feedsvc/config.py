@@ -364,7 +364,7 @@ def _check_rescan(config: Config) -> None:
         if not timedelta(seconds=1) <= duration <= MAX_RESCAN:
             raise ConfigError("schedule.rescan", f"must be between 1s and 366 days, not {rescan!r}")
         return
-    from feedsvc.schedule import rescan_trigger
+    from feedsvc.daemon.schedule import rescan_trigger
 
     try:
         first = rescan_trigger(config).get_next_fire_time(None, datetime.now(UTC))

@@ -14,9 +14,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from feedsvc.config import config_from_dict
+from feedsvc.daemon.schedule import Schedule, rescan_trigger
 from feedsvc.errors import ConfigError
 from feedsvc.model import Article
-from feedsvc.schedule import Schedule, rescan_trigger
 
 
 def config_with(rescan: str):

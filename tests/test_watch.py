@@ -11,7 +11,7 @@ import pytest
 from watchfiles import Change
 
 from feedsvc.config import WatchConfig
-from feedsvc.watch import is_relevant, watch_articles
+from feedsvc.daemon.watch import is_relevant, watch_articles
 
 
 @pytest.mark.parametrize(

@@ -22,13 +22,13 @@ from typing import TypeVar
 
 from feedsvc.build import Catalog, build
 from feedsvc.config import Config
+from feedsvc.daemon.schedule import Schedule
+from feedsvc.daemon.systemd import SystemdNotifier
+from feedsvc.daemon.watch import watch_articles
 from feedsvc.errors import BuildCancelled, FeedsvcError, PublishError, display_path
 from feedsvc.model import Article, BuildResult
-from feedsvc.notify import Notifier
 from feedsvc.ping import Outcome, Pinger, feed_urls, record_pending, remember
-from feedsvc.schedule import Schedule
 from feedsvc.state import load_last_good, record_build, record_build_failure, save_last_good
-from feedsvc.watch import watch_articles
 
 # systemd's default stop timeout is 90 s; we promise 5.
 STOP_TIMEOUT_S = 4.5
@@ -44,7 +44,7 @@ class Daemon:
     """The long-lived process: first build, then builds on changes, schedule and reload."""
 
     def __init__(
-        self, config: Config, load_config: Callable[[], Config], notifier: Notifier
+        self, config: Config, load_config: Callable[[], Config], notifier: SystemdNotifier
     ) -> None:
         self.config = config
         self._load_config = load_config
