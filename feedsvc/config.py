@@ -7,13 +7,14 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import tzinfo
 from pathlib import Path
 from string import Formatter
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from feedsvc.daemon.rescan import Cron, parse_rescan
 from feedsvc.errors import ConfigError
 from feedsvc.iri import iri_to_uri
 
@@ -24,8 +25,6 @@ LANGUAGE_TAG = re.compile(
     r"^[A-Za-z]{2,3}(-[A-Za-z]{3}){0,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?"
     r"(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*$"
 )
-DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
-MAX_RESCAN = timedelta(days=366)
 # Paths kept as written (made absolute, not resolved through symlinks): the daemon follows
 # a symlinked articles directory switched to a new target (`ln -sfn releases/2 articles`).
 UNRESOLVED_PATHS = frozenset({"articles.dir"})
@@ -327,18 +326,6 @@ def parse_bind(bind: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def parse_duration(text: str) -> timedelta:
-    """A duration written as hours, minutes and seconds: "15m", "1h30m", "45s"."""
-    match = DURATION.fullmatch(text.strip())
-    if not text.strip() or match is None:
-        raise ValueError(f"not a duration: {text!r}")
-    hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    try:
-        return timedelta(hours=hours, minutes=minutes, seconds=seconds)
-    except OverflowError:
-        raise ValueError(f"not a duration: {text!r}") from None
-
-
 def _check_ranges(config: Config) -> None:
     for key, (low, high) in RANGES.items():
         table, name = key.split(".")
@@ -348,30 +335,14 @@ def _check_ranges(config: Config) -> None:
 
 
 def _check_rescan(config: Config) -> None:
-    """The rescan must be a schedule APScheduler can build and run, firing at least once:
-    found here, it is a ConfigError, not an overflow in the scheduler. A duration in range
-    always can; only a cron expression needs APScheduler (and its import time) to tell."""
-    rescan = config.schedule.rescan
-    if len(rescan.split()) != 5:
-        try:
-            duration = parse_duration(rescan)
-        except ValueError:
-            raise ConfigError(
-                "schedule.rescan",
-                "must be a duration such as '15m' or '1h30m', or a cron expression,"
-                f" not {rescan!r}",
-            ) from None
-        if not timedelta(seconds=1) <= duration <= MAX_RESCAN:
-            raise ConfigError("schedule.rescan", f"must be between 1s and 366 days, not {rescan!r}")
-        return
-    from feedsvc.daemon.schedule import rescan_trigger
+    """The rescan must be a schedule APScheduler can build and run: found here, it is a
+    ConfigError, not an overflow in the scheduler. A duration in range always can; only a cron
+    expression needs APScheduler (and its import time) to tell."""
+    rescan = parse_rescan(config.schedule.rescan)
+    if isinstance(rescan, Cron):
+        from feedsvc.daemon.schedule import cron_trigger
 
-    try:
-        first = rescan_trigger(config).get_next_fire_time(None, datetime.now(UTC))
-    except (ValueError, OverflowError) as exc:
-        raise ConfigError("schedule.rescan", f"cannot be scheduled: {rescan!r}") from exc
-    if first is None:
-        raise ConfigError("schedule.rescan", f"never fires: {rescan!r}")
+        cron_trigger(rescan, config.articles.default_timezone)
 
 
 def _is_http_url(text: str) -> bool:
