@@ -256,7 +256,7 @@ class Daemon:
         self._catalog = catalog
         self._rejected, self._warned, self._stale = set(), set(), set()
         if self._pinger is not None:
-            self._pinger.config = config
+            self._pinger.reconfigure(config)
         if (old.articles.dir, old.watch) != (config.articles.dir, config.watch):
             self._restart_watcher()
         served = (old.serve, old.feeds.output, old.site, old.ping.websub_hubs)
