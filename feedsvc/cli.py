@@ -79,11 +79,11 @@ def run_daemon(args: argparse.Namespace, config: Config) -> int:
     """``feedsvc run``: build, then keep the feeds current until stopped."""
     import asyncio
 
-    from feedsvc.daemon import Daemon  # the daemon's libraries load only for `run`
-    from feedsvc.notify import Notifier
+    from feedsvc.daemon.run import Daemon  # the daemon's libraries load only for `run`
+    from feedsvc.daemon.systemd import SystemdNotifier
 
     overrides = _overrides(args)
-    notifier = Notifier.from_environment(os.environ)
+    notifier = SystemdNotifier.from_environment(os.environ)
     daemon = Daemon(config, lambda: load_config(args.config, overrides), notifier)
     return asyncio.run(daemon.run())
 

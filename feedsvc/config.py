@@ -6,14 +6,16 @@ import math
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime, timedelta, tzinfo
+import types
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
+from datetime import tzinfo
 from pathlib import Path
 from string import Formatter
-from typing import Any
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from feedsvc.daemon.rescan import Cron, parse_rescan
 from feedsvc.errors import ConfigError
 from feedsvc.iri import iri_to_uri
 
@@ -24,8 +26,6 @@ LANGUAGE_TAG = re.compile(
     r"^[A-Za-z]{2,3}(-[A-Za-z]{3}){0,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?"
     r"(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*$"
 )
-DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
-MAX_RESCAN = timedelta(days=366)
 # Paths kept as written (made absolute, not resolved through symlinks): the daemon follows
 # a symlinked articles directory switched to a new target (`ln -sfn releases/2 articles`).
 UNRESOLVED_PATHS = frozenset({"articles.dir"})
@@ -43,6 +43,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "serve.max_requests_per_minute": (0, 1_000_000),
     "serve.max_connections_per_client": (0, 1_000_000),
 }
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -149,18 +150,6 @@ class Config:
         return self.site.description or f"The latest from {self.site.title}"
 
 
-TABLES: dict[str, type] = {
-    "site": SiteConfig,
-    "articles": ArticlesConfig,
-    "feeds": FeedsConfig,
-    "watch": WatchConfig,
-    "schedule": ScheduleConfig,
-    "ping": PingConfig,
-    "serve": ServeConfig,
-    "state": StateConfig,
-}
-
-
 def load_config(
     path: Path | None = None, overrides: dict[str, dict[str, Any]] | None = None
 ) -> Config:
@@ -199,16 +188,39 @@ def _require(data: dict[str, Any], overrides: dict[str, dict[str, Any]]) -> None
 
 def config_from_dict(data: dict[str, Any], base: Path) -> Config:
     """Validate parsed TOML into a Config; relative paths are taken against ``base``."""
-    unknown = sorted(set(data) - set(TABLES))
+    return validate(read_table(Config, data, base))
+
+
+def read_table(cls: type[T], raw: dict[str, Any], base: Path, key: str = "") -> T:
+    """Validate the TOML table ``raw`` into the dataclass ``cls``, each value by its field's
+    annotation; ``key`` names the table in errors ("" for the file itself).
+
+    Fields may be str, int, float, bool, Path (relative to ``base``), tuple[str, ...], a
+    dataclass (a table), tuple[SomeDataclass, ...] (an array of tables, ``[[name]]``) or any
+    of these ``| None``. A field left out takes its default; a dataclass, its own defaults.
+    Values are checked in the file's order, then tables in the dataclass's.
+    """
+    unknown = sorted(set(raw) - {f.name for f in fields(cls)})
     if unknown:
-        raise ConfigError(unknown[0], "unknown table")
-    tables = {}
-    for name, cls in TABLES.items():
-        raw = data.get(name, {})
-        if not isinstance(raw, dict):
-            raise ConfigError(name, "must be a table")
-        tables[name] = _table(cls, name, raw, base)
-    return validate(Config(**tables))
+        if not key:
+            raise ConfigError(unknown[0], "unknown table")
+        raise ConfigError(f"{key}.{unknown[0]}", "unknown key")
+    hints = get_type_hints(cls)
+    holds_tables = {name for name, hint in hints.items() if _holds_tables(hint)}
+    values = _coerce(cls, key, {k: v for k, v in raw.items() if k not in holds_tables}, base)
+    for f in fields(cls):
+        name = _join(key, f.name)
+        if f.name in holds_tables and f.name in raw:
+            values[f.name] = _value(hints[f.name], name, raw[f.name], base)
+        elif f.name in values:
+            continue
+        elif is_dataclass(hints[f.name]):
+            values[f.name] = read_table(hints[f.name], {}, base, name)
+        elif isinstance(f.default, Path):
+            values[f.name] = _absolute(name, base / f.default)
+        elif f.default is MISSING and f.default_factory is MISSING:
+            raise ConfigError(name, "must be set")
+    return cls(**values)
 
 
 def _override(config: Config, table: str, values: dict[str, Any]) -> Config:
@@ -219,49 +231,84 @@ def _override(config: Config, table: str, values: dict[str, Any]) -> Config:
     return validate(replace(config, **{table: updated}))
 
 
-def _table(cls: type, name: str, raw: dict[str, Any], base: Path) -> Any:
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(f"{name}.{unknown[0]}", "unknown key")
-    defaults = cls()
-    values = _coerce(cls, name, raw, base)
-    for f in fields(cls):
-        if f.name not in values and isinstance(getattr(defaults, f.name), Path):
-            values[f.name] = _absolute(f"{name}.{f.name}", base / getattr(defaults, f.name))
-    return cls(**values)
-
-
 def _absolute(key: str, path: Path) -> Path:
     """``path`` made absolute: resolved, except for the keys in UNRESOLVED_PATHS."""
     return Path(os.path.abspath(path)) if key in UNRESOLVED_PATHS else path.resolve()
 
 
-def _coerce(cls: type, name: str, raw: dict[str, Any], base: Path) -> dict[str, Any]:
-    defaults = cls()
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        expected = type(getattr(defaults, key))
-        if issubclass(expected, Path):
-            if not isinstance(value, str | Path) or not str(value):
-                raise ConfigError(f"{name}.{key}", "must be a path")
-            value = _absolute(f"{name}.{key}", base / Path(value).expanduser())
-        elif expected is int:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigError(f"{name}.{key}", f"must be a whole number, not {value!r}")
-        elif expected is float:
-            finite = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
-            if isinstance(value, bool) or not finite:
-                raise ConfigError(f"{name}.{key}", f"must be a number, not {value!r}")
-            value = float(value)
-        elif expected is tuple:
-            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-                raise ConfigError(f"{name}.{key}", f"must be a list of strings, not {value!r}")
-            value = tuple(value)
-        elif not isinstance(value, expected):
-            raise ConfigError(f"{name}.{key}", f"must be a {expected.__name__}, not {value!r}")
-        values[key] = value
-    return values
+def _coerce(cls: type, key: str, raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """The values ``raw`` gives fields of ``cls``, each checked against its annotation."""
+    hints = get_type_hints(cls)
+    return {name: _value(hints[name], _join(key, name), value, base) for name, value in raw.items()}
+
+
+def _value(hint: Any, key: str, value: Any, base: Path) -> Any:
+    """``value`` checked against the annotation ``hint`` (and converted: a path made absolute,
+    a list made a tuple, a table made its dataclass)."""
+    optional = _optional(hint)
+    if optional is not None:
+        return _value(optional, key, value, base)  # TOML has no null: a value given is a T
+    if is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(key, "must be a table")
+        return read_table(hint, value, base, key)
+    if get_origin(hint) is tuple and is_dataclass(_item(hint)):
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise ConfigError(key, "must be an array of tables")
+        return tuple(
+            read_table(_item(hint), item, base, f"{key}[{index}]")
+            for index, item in enumerate(value)
+        )
+    if get_origin(hint) is tuple and _item(hint) is str:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigError(key, f"must be a list of strings, not {value!r}")
+        return tuple(value)
+    if hint is Path:
+        if not isinstance(value, str | Path) or not str(value):
+            raise ConfigError(key, "must be a path")
+        return _absolute(key, base / Path(value).expanduser())
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(key, f"must be a whole number, not {value!r}")
+        return value
+    if hint is float:
+        finite = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+        if isinstance(value, bool) or not finite:
+            raise ConfigError(key, f"must be a number, not {value!r}")
+        return float(value)
+    if hint in (str, bool):
+        if not isinstance(value, hint):
+            raise ConfigError(key, f"must be a {hint.__name__}, not {value!r}")
+        return value
+    raise TypeError(f"{key}: a configuration field cannot be a {hint!r}")
+
+
+def _optional(hint: Any) -> Any:
+    """``T`` for the annotation ``T | None``, else None."""
+    if get_origin(hint) not in (Union, types.UnionType):
+        return None
+    kinds = [arg for arg in get_args(hint) if arg is not type(None)]
+    if len(kinds) != 1:
+        raise TypeError(f"a configuration field cannot be a {hint!r}")
+    return kinds[0]
+
+
+def _item(hint: Any) -> Any:
+    """``T`` for the annotation ``tuple[T, ...]``."""
+    item, ellipsis = get_args(hint)
+    if ellipsis is not Ellipsis:
+        raise TypeError(f"a configuration field cannot be a {hint!r}")
+    return item
+
+
+def _holds_tables(hint: Any) -> bool:
+    """True for a table or an array of tables (``| None`` or not)."""
+    hint = _optional(hint) or hint
+    return is_dataclass(hint) or (get_origin(hint) is tuple and is_dataclass(_item(hint)))
+
+
+def _join(key: str, name: str) -> str:
+    return f"{key}.{name}" if key else name
 
 
 def validate(config: Config) -> Config:
@@ -327,18 +374,6 @@ def parse_bind(bind: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def parse_duration(text: str) -> timedelta:
-    """A duration written as hours, minutes and seconds: "15m", "1h30m", "45s"."""
-    match = DURATION.fullmatch(text.strip())
-    if not text.strip() or match is None:
-        raise ValueError(f"not a duration: {text!r}")
-    hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    try:
-        return timedelta(hours=hours, minutes=minutes, seconds=seconds)
-    except OverflowError:
-        raise ValueError(f"not a duration: {text!r}") from None
-
-
 def _check_ranges(config: Config) -> None:
     for key, (low, high) in RANGES.items():
         table, name = key.split(".")
@@ -348,30 +383,14 @@ def _check_ranges(config: Config) -> None:
 
 
 def _check_rescan(config: Config) -> None:
-    """The rescan must be a schedule APScheduler can build and run, firing at least once:
-    found here, it is a ConfigError, not an overflow in the scheduler. A duration in range
-    always can; only a cron expression needs APScheduler (and its import time) to tell."""
-    rescan = config.schedule.rescan
-    if len(rescan.split()) != 5:
-        try:
-            duration = parse_duration(rescan)
-        except ValueError:
-            raise ConfigError(
-                "schedule.rescan",
-                "must be a duration such as '15m' or '1h30m', or a cron expression,"
-                f" not {rescan!r}",
-            ) from None
-        if not timedelta(seconds=1) <= duration <= MAX_RESCAN:
-            raise ConfigError("schedule.rescan", f"must be between 1s and 366 days, not {rescan!r}")
-        return
-    from feedsvc.schedule import rescan_trigger
+    """The rescan must be a schedule APScheduler can build and run: found here, it is a
+    ConfigError, not an overflow in the scheduler. A duration in range always can; only a cron
+    expression needs APScheduler (and its import time) to tell."""
+    rescan = parse_rescan(config.schedule.rescan)
+    if isinstance(rescan, Cron):
+        from feedsvc.daemon.schedule import cron_trigger
 
-    try:
-        first = rescan_trigger(config).get_next_fire_time(None, datetime.now(UTC))
-    except (ValueError, OverflowError) as exc:
-        raise ConfigError("schedule.rescan", f"cannot be scheduled: {rescan!r}") from exc
-    if first is None:
-        raise ConfigError("schedule.rescan", f"never fires: {rescan!r}")
+        cron_trigger(rescan, config.articles.default_timezone)
 
 
 def _is_http_url(text: str) -> bool:
@@ -387,4 +406,5 @@ def _uri(key: str, iri: str) -> str:
     try:
         return iri_to_uri(iri)
     except ValueError as exc:
+        # The message is the cause's own: chained, ConfigError would say it twice.
         raise ConfigError(key, str(exc)) from None

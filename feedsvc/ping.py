@@ -153,6 +153,12 @@ class Pinger:
         self._pending: dict[Notification, asyncio.Task[None]] = {}
         self._again: set[Notification] = set()
 
+    def reconfigure(self, config: Config) -> None:
+        """Send by ``config`` from now on, with its ``[ping] timeout_s`` (the HTTP client's own
+        timeouts too: a request already in flight keeps the ones it started with)."""
+        self.config = config
+        self._client.timeout = httpx.Timeout(config.ping.timeout_s)
+
     def notify(self, changed: Iterable[str]) -> None:
         """Announce that the feeds at the URLs ``changed`` changed; returns at once."""
         for message in notifications_for(self.config, changed):

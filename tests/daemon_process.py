@@ -62,6 +62,7 @@ class DaemonProcess:
         try:
             wait_until(seen, timeout)
         except AssertionError as error:
+            # The message holds the cause's own: chained, the failure would print it twice.
             raise AssertionError(f"{error}; log:\n{self.log.read_text()}") from None
 
     def titles(self) -> list[str]:
@@ -76,6 +77,7 @@ class DaemonProcess:
         try:
             wait_until(lambda: check(self.titles()), timeout)
         except AssertionError as error:
+            # The message holds the cause's own: chained, the failure would print it twice.
             log = self.log.read_text()
             raise AssertionError(f"{error}; titles {self.titles()}; log:\n{log}") from None
         return self.titles()

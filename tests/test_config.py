@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from feedsvc.config import Config, config_from_dict, load_config
+from feedsvc.config import Config, config_from_dict, load_config, read_table
 from feedsvc.errors import ConfigError
 
 SITE = '[site]\ntitle = "Example News"\nurl = "https://news.example.org/"\n'
@@ -167,3 +171,78 @@ def test_values_out_of_range_are_named(tmp_path: Path, data: dict, key: str) -> 
 def test_the_longest_rescan_is_366_days(tmp_path: Path) -> None:
     config = config_from_dict({"schedule": {"rescan": "8784h"}}, tmp_path)
     assert config.schedule.rescan == "8784h"
+
+
+@dataclass(frozen=True)
+class Output:
+    """An array-of-tables element, as `[[outputs]]` will need: one required field."""
+
+    kind: str
+    path: Path | None = None
+    max_items: int | None = None
+
+
+@dataclass(frozen=True)
+class Publishing:
+    name: str | None = None
+    outputs: tuple[Output, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+def read_publishing(tmp_path: Path, text: str) -> Publishing:
+    path = tmp_path / "publishing.toml"
+    path.write_text(text)
+    return read_table(Publishing, tomllib.loads(path.read_text()), tmp_path)
+
+
+def test_optional_fields_default_to_none_and_are_checked_when_set(tmp_path: Path) -> None:
+    assert read_publishing(tmp_path, "") == Publishing()
+    assert read_publishing(tmp_path, 'name = "Desk"\n').name == "Desk"
+    with pytest.raises(ConfigError) as caught:
+        read_publishing(tmp_path, "name = 3\n")
+    assert str(caught.value) == "name: must be a str, not 3"
+
+
+def test_an_array_of_tables_becomes_a_tuple_of_dataclasses(tmp_path: Path) -> None:
+    text = '[[outputs]]\nkind = "localdir"\npath = "public"\n\n[[outputs]]\nkind = "s3"\n'
+    publishing = read_publishing(tmp_path, text)
+    assert publishing.outputs == (
+        Output("localdir", path=tmp_path / "public"),
+        Output("s3"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('outputs = "public"\n', "outputs: must be an array of tables"),
+        ('outputs = ["public"]\n', "outputs: must be an array of tables"),
+        ('[[outputs]]\nkind = "s3"\n[[outputs]]\npath = "x"\n', "outputs[1].kind: must be set"),
+        ('[[outputs]]\nkind = "s3"\ncolour = "red"\n', "outputs[0].colour: unknown key"),
+        (
+            '[[outputs]]\nkind = "s3"\nmax_items = "ten"\n',
+            "outputs[0].max_items: must be a whole number, not 'ten'",
+        ),
+        ("tags = [1]\n", "tags: must be a list of strings, not [1]"),
+    ],
+)
+def test_bad_values_in_an_array_of_tables_are_named(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        read_publishing(tmp_path, text)
+    assert str(caught.value) == message
+
+
+def test_reading_the_config_does_not_load_the_scheduler(tmp_path: Path) -> None:
+    """`feedsvc build` never schedules: APScheduler's import time is the daemon's alone."""
+    (tmp_path / "feedsvc.toml").write_text(SITE + '[schedule]\nrescan = "15m"\n')
+    code = (
+        "import sys; from feedsvc.config import load_config; load_config();"
+        " print(sorted(m for m in sys.modules if m.startswith('apscheduler')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

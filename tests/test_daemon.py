@@ -212,3 +212,24 @@ def test_a_warning_is_logged_once_not_at_every_build(daemon: DaemonProcess) -> N
     daemon.wait_titles(lambda titles: "Third story" in titles)
     assert daemon.count("legacy.md: not valid UTF-8, read as Windows-1252") == 1
     assert daemon.stop() == 0
+
+
+def test_a_reload_applies_the_new_ping_timeout(tmp_path: Path) -> None:
+    """The hub answers in 1.5 s: too slow for timeout_s = 0.5, in time for 5 after SIGHUP."""
+    recorder = Recorder(hang_s=1.5)
+    with endpoint(recorder) as hub:
+        ping = f'[ping]\nwebsub_hubs = ["{hub}"]\nmax_attempts = 1\ntimeout_s = '
+        process = DaemonProcess(tmp_path, toml(extra=ping + "0.5\n"))
+        (process.articles / "first.md").write_text(article("First story"))
+        process.start()
+        try:
+            process.wait_log(": failed, no answer within 0.5 s", count=3)
+            process.config.write_text(toml(extra=ping + "5\n"))
+            process.signal(signal.SIGHUP)
+            process.wait_log("INFO configuration reloaded")
+            (process.articles / "second.md").write_text(article("Second story", "2025-06-08"))
+            process.wait_log(": ok, HTTP 202 after 1 attempt", count=3)
+            assert process.stop() == 0
+        finally:
+            process.kill()
+    assert len(recorder.requests) == 6

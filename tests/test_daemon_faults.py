@@ -17,8 +17,8 @@ import pytest
 
 from feedsvc.catalog.records import read_state
 from feedsvc.config import config_from_dict
-from feedsvc.daemon import Daemon
-from feedsvc.notify import Notifier
+from feedsvc.daemon.run import Daemon
+from feedsvc.daemon.systemd import SystemdNotifier
 from tests.conftest import run_feedsvc
 from tests.daemon_process import DaemonProcess, article, toml
 from tests.peers import wait_until
@@ -82,7 +82,7 @@ def test_a_builder_that_dies_starves_the_watchdog_and_exits_1(
 
     async def scenario(sock: socket.socket) -> tuple[int, list[str]]:
         loop = asyncio.get_running_loop()
-        daemon = Daemon(config, broken_reload, Notifier(address, watchdog_s=0.1))
+        daemon = Daemon(config, broken_reload, SystemdNotifier(address, watchdog_s=0.1))
         running = asyncio.create_task(daemon.run())
         messages: list[str] = []
         while "WATCHDOG=1" not in messages:

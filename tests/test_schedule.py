@@ -14,9 +14,10 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from feedsvc.config import config_from_dict
+from feedsvc.daemon.rescan import Cron, parse_rescan
+from feedsvc.daemon.schedule import Schedule, rescan_trigger
 from feedsvc.errors import ConfigError
 from feedsvc.model import Article
-from feedsvc.schedule import Schedule, rescan_trigger
 
 
 def config_with(rescan: str):
@@ -45,6 +46,22 @@ def test_bad_rescan_is_a_config_error(rescan: str) -> None:
     with pytest.raises(ConfigError) as caught:
         config_with(rescan)
     assert caught.value.key == "schedule.rescan"
+
+
+@pytest.mark.parametrize(
+    ("text", "rescan"),
+    [
+        ("15m", timedelta(minutes=15)),
+        (" 1h30m ", timedelta(hours=1, minutes=30)),
+        ("1s", timedelta(seconds=1)),
+        ("*/15 * * * *", Cron("*/15 * * * *")),
+        ("61 * * * *", Cron("61 * * * *")),  # five fields: APScheduler's to judge
+    ],
+)
+def test_parse_rescan_tells_a_duration_from_a_cron_expression(
+    text: str, rescan: timedelta | Cron
+) -> None:
+    assert parse_rescan(text) == rescan
 
 
 def article(name: str, published: datetime) -> Article:

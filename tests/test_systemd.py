@@ -1,13 +1,18 @@
-"""The unit files pass `systemd-analyze verify` (where systemd-analyze exists)."""
+"""systemd: the daemon's sd_notify datagrams, received on a real AF_UNIX socket, and the unit
+files, which pass `systemd-analyze verify` (where systemd-analyze exists)."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from feedsvc.daemon.systemd import SystemdNotifier
 
 UNITS = Path(__file__).parent.parent / "systemd"
 INSTALLED = "/opt/feedsvc/.venv/bin/feedsvc"
@@ -60,3 +65,42 @@ def test_daemon_unit_is_a_sandboxed_notify_service() -> None:
 def test_daemon_unit_raises_the_open_file_limit_for_the_server() -> None:
     unit = (UNITS / "feedsvc.service").read_text().splitlines()
     assert "LimitNOFILE=65536" in unit
+
+
+def test_environment_names_socket_and_watchdog() -> None:
+    notifier = SystemdNotifier.from_environment(
+        {"NOTIFY_SOCKET": "/run/x", "WATCHDOG_USEC": "30000000"}
+    )
+    assert notifier == SystemdNotifier("/run/x", 30.0)
+    assert SystemdNotifier.from_environment({}) == SystemdNotifier(None, None)
+    # A watchdog meant for another process is not ours to keep.
+    other = {
+        "NOTIFY_SOCKET": "@abstract",
+        "WATCHDOG_USEC": "1",
+        "WATCHDOG_PID": str(os.getpid() + 1),
+    }
+    assert SystemdNotifier.from_environment(other) == SystemdNotifier("\0abstract", None)
+
+
+def test_messages_arrive_as_datagrams(tmp_path: Path) -> None:
+    address = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(address)
+        notifier = SystemdNotifier(address)
+        notifier.ready("last build: 3 entries")
+        notifier.watchdog()
+        assert sock.recv(1024) == b"READY=1\nSTATUS=last build: 3 entries"
+        assert sock.recv(1024) == b"WATCHDOG=1"
+
+
+def test_a_listener_that_does_not_read_never_blocks(tmp_path: Path) -> None:
+    address = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(address)
+        notifier = SystemdNotifier(address)
+        for _ in range(1000):
+            notifier.watchdog()
+
+
+def test_without_socket_nothing_is_sent() -> None:
+    SystemdNotifier().ready("fine")

@@ -11,7 +11,7 @@ import pytest
 from watchfiles import Change
 
 from feedsvc.config import WatchConfig
-from feedsvc.watch import is_relevant, watch_articles
+from feedsvc.daemon.watch import is_relevant, watch_articles
 
 
 @pytest.mark.parametrize(
@@ -72,6 +72,35 @@ def test_a_burst_of_writes_is_one_batch(tmp_path: Path) -> None:
     batches = asyncio.run(collect(tmp_path, WatchConfig(debounce_ms=200), write))
     assert len(batches) <= 2
     assert set().union(*batches) == {tmp_path / f"story-{n}.md" for n in range(100)}
+
+
+def test_a_burst_ends_debounce_ms_after_its_last_event(tmp_path: Path) -> None:
+    """Writes 150 ms apart under a 400 ms quiet window: one batch, no sooner than 400 ms
+    after the last write."""
+    loop_time: list[float] = []
+    seen: list[tuple[float, set[Path] | None]] = []
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        async def watch() -> None:
+            async for paths in watch_articles(tmp_path, WatchConfig(debounce_ms=400), stop):
+                seen.append((loop.time(), paths))
+
+        task = asyncio.create_task(watch())
+        await asyncio.sleep(0.3)
+        for number in range(8):
+            (tmp_path / f"story-{number}.md").write_text("# Story\n")
+            loop_time.append(loop.time())
+            await asyncio.sleep(0.15)
+        await asyncio.sleep(1.5)
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(scenario())
+    assert [paths for _, paths in seen] == [{tmp_path / f"story-{n}.md" for n in range(8)}]
+    assert 0.4 <= seen[0][0] - loop_time[-1] < 1.4
 
 
 def test_leftovers_are_filtered_out_of_batches(tmp_path: Path) -> None:

@@ -17,14 +17,14 @@ log = logging.getLogger("feedsvc.notify")
 
 
 @dataclass(frozen=True)
-class Notifier:
+class SystemdNotifier:
     """Where to send notifications, and how often systemd wants to hear WATCHDOG=1."""
 
     address: str | None = None
     watchdog_s: float | None = None
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str]) -> Notifier:
+    def from_environment(cls, environ: Mapping[str, str]) -> SystemdNotifier:
         """Read ``NOTIFY_SOCKET`` and ``WATCHDOG_USEC`` (honouring ``WATCHDOG_PID``)."""
         address = environ.get("NOTIFY_SOCKET") or None
         if address and address.startswith("@"):

@@ -24,13 +24,13 @@ from feedsvc.build import build
 from feedsvc.catalog.memory import Catalog
 from feedsvc.catalog.records import load_last_good, save_last_good
 from feedsvc.config import Config
+from feedsvc.daemon.schedule import Schedule
+from feedsvc.daemon.systemd import SystemdNotifier
+from feedsvc.daemon.watch import watch_articles
 from feedsvc.errors import BuildCancelled, FeedsvcError, PublishError, display_path
 from feedsvc.model import Article, BuildResult
 from feedsvc.notifications import announced_paths, feed_urls
-from feedsvc.notify import Notifier
 from feedsvc.ping import Outcome, Pinger, remember
-from feedsvc.schedule import Schedule
-from feedsvc.watch import watch_articles
 
 # systemd's default stop timeout is 90 s; we promise 5.
 STOP_TIMEOUT_S = 4.5
@@ -46,7 +46,7 @@ class Daemon:
     """The long-lived process: first build, then builds on changes, schedule and reload."""
 
     def __init__(
-        self, config: Config, load_config: Callable[[], Config], notifier: Notifier
+        self, config: Config, load_config: Callable[[], Config], notifier: SystemdNotifier
     ) -> None:
         self.config = config
         self._load_config = load_config
@@ -258,7 +258,7 @@ class Daemon:
         self._catalog = catalog
         self._rejected, self._warned, self._stale = set(), set(), set()
         if self._pinger is not None:
-            self._pinger.config = config
+            self._pinger.reconfigure(config)
         if (old.articles.dir, old.watch) != (config.articles.dir, config.watch):
             self._restart_watcher()
         served = (old.serve, old.feeds.output, old.site, old.ping.websub_hubs)

@@ -18,8 +18,9 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from feedsvc.config import Config, parse_duration
-from feedsvc.errors import display_path
+from feedsvc.config import Config
+from feedsvc.daemon.rescan import RESCAN_KEY, Cron, parse_rescan
+from feedsvc.errors import ConfigError, display_path
 from feedsvc.model import Article
 
 RESCAN_JOB = "rescan"
@@ -33,12 +34,25 @@ BuildRequest = Callable[[str, "Collection[Path] | None"], None]
 
 def rescan_trigger(config: Config) -> BaseTrigger:
     """The trigger for ``[schedule] rescan``: an interval ("15m", counted in UTC) or a cron
-    expression (in the articles' zone). Config validation builds it too, so it cannot fail here.
-    """
-    rescan = config.schedule.rescan
-    if len(rescan.split()) == 5:
-        return CronTrigger.from_crontab(rescan, timezone=config.articles.default_timezone)
-    return IntervalTrigger(seconds=parse_duration(rescan).total_seconds(), timezone=UTC)
+    expression (in the articles' zone). Config validation read it already, so it cannot fail."""
+    rescan = parse_rescan(config.schedule.rescan)
+    if isinstance(rescan, Cron):
+        return cron_trigger(rescan, config.articles.default_timezone)
+    return IntervalTrigger(seconds=rescan.total_seconds(), timezone=UTC)
+
+
+def cron_trigger(cron: Cron, timezone: str) -> CronTrigger:
+    """The trigger for ``cron`` in ``timezone``, once APScheduler has shown it can build and run
+    it, firing at least once: else a ConfigError naming ``schedule.rescan`` (config validation
+    calls this), not an overflow in the scheduler later."""
+    try:
+        trigger = CronTrigger.from_crontab(cron.expression, timezone=timezone)
+        first = trigger.get_next_fire_time(None, datetime.now(UTC))
+    except (ValueError, OverflowError) as exc:
+        raise ConfigError(RESCAN_KEY, f"cannot be scheduled: {cron.expression!r}") from exc
+    if first is None:
+        raise ConfigError(RESCAN_KEY, f"never fires: {cron.expression!r}")
+    return trigger
 
 
 class Schedule:
