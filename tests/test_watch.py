@@ -100,7 +100,7 @@ def test_a_burst_ends_debounce_ms_after_its_last_event(tmp_path: Path) -> None:
 
     asyncio.run(scenario())
     assert [paths for _, paths in seen] == [{tmp_path / f"story-{n}.md" for n in range(8)}]
-    assert 0.4 <= seen[0][0] - loop_time[-1] < 1.4
+    assert 0.4 <= seen[0][0] - loop_time[-1] < 1.0
 
 
 def test_leftovers_are_filtered_out_of_batches(tmp_path: Path) -> None:
