@@ -20,7 +20,7 @@ import pytest
 from feedsvc.config import parse_bind
 from feedsvc.errors import ConfigError
 from feedsvc.model import FEED_FILES
-from feedsvc.outputs import publish_files
+from feedsvc.outputs.localdir import publish_files
 from feedsvc.ratelimit import PollLimit
 from feedsvc.serve import serve_feeds
 from tests.servers import HUB, FeedsvcServer, Site, free_port, raw_request, wait_for_port
