@@ -13,7 +13,7 @@ import pytest
 from feedsvc.build import build
 from feedsvc.config import Config, config_from_dict
 from feedsvc.model import FEED_FILES
-from feedsvc.serve import link_header
+from feedsvc.serve.app import link_header
 from tests.servers import NginxServer, Site, free_port, raw_request
 
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")

@@ -21,8 +21,8 @@ from feedsvc.config import parse_bind
 from feedsvc.errors import ConfigError
 from feedsvc.model import FEED_FILES
 from feedsvc.outputs.localdir import publish_files
-from feedsvc.ratelimit import PollLimit
-from feedsvc.serve import serve_feeds
+from feedsvc.serve.app import serve_feeds
+from feedsvc.serve.ratelimit import PollLimit
 from tests.servers import HUB, FeedsvcServer, Site, free_port, raw_request, wait_for_port
 
 FEED_NAMES = [name for name, _ in FEED_FILES]

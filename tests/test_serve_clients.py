@@ -17,7 +17,7 @@ from lxml import etree
 from reader import make_reader
 
 from feedsvc.model import FEED_FILES
-from feedsvc.published import content_digest
+from feedsvc.serve.files import content_digest
 from tests.servers import FeedsvcServer, Site, free_port
 
 FEED_NAMES = [name for name, _ in FEED_FILES]

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from feedsvc.config import Config
-from feedsvc.serve import serve_feeds
+from feedsvc.serve.app import serve_feeds
 from tests.peers import wait_until
 from tests.servers import FeedsvcServer, Site, free_port, raw_request
 
@@ -208,7 +208,7 @@ def test_out_of_file_descriptors_is_logged_and_recovered_from(tmp_path: Path, co
 OUT_OF_DESCRIPTORS = """
 import os, resource, sys
 from pathlib import Path
-from feedsvc.published import PublishedFile
+from feedsvc.serve.files import PublishedFile
 
 feed = Path(sys.argv[1])
 resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))

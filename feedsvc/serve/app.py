@@ -27,12 +27,12 @@ from typing import Any
 import uvicorn
 
 from feedsvc.config import Config, parse_bind
-from feedsvc.connections import HEAD_TIMEOUT_S, BoundedHttpTools, EmbeddedServer, Limits
 from feedsvc.errors import PublishError
 from feedsvc.model import FEED_FILES
-from feedsvc.negotiation import evaluate, negotiate, request_fields
-from feedsvc.published import Header, PublishedFile, make_version
-from feedsvc.ratelimit import PollLimit
+from feedsvc.serve.files import Header, PublishedFile, make_version
+from feedsvc.serve.negotiation import evaluate, negotiate, request_fields
+from feedsvc.serve.ratelimit import PollLimit
+from feedsvc.serve.server import HEAD_TIMEOUT_S, BoundedHttpTools, EmbeddedServer, Limits
 
 DEFAULT_BIND = "127.0.0.1:8080"
 ALLOWED = b"GET, HEAD"
