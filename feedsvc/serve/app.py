@@ -1,78 +1,111 @@
-"""Serving the feeds to feed readers over HTTP: a raw ASGI app on uvicorn, answering from memory.
+"""The ASGI application: the files the output's manifest lists, and an index page, from memory.
 
-The seam for the daemon (issue 3)::
-
-    stop = asyncio.Event()
-    await serve_feeds(config, stop)   # when config.serve.bind is set
-
-``serve_feeds`` runs in the caller's event loop beside the watcher and the scheduler, serves
-``config.feeds.output`` at ``config.serve.bind`` until ``stop`` is set, then lets open
-requests finish and returns. It installs no signal handlers and configures no logging: the
-caller owns both. It raises PublishError if it cannot listen. Builds need no notice: every
-request stats its file, so a feed the build replaced is served from the next request on.
-``feedsvc serve`` runs the same coroutine standalone (``serve_until_signalled``).
+Which paths exist is read from the manifest the build writes into the output directory, or,
+for an output without one (written by an older feedsvc, or not built yet), from the plan's
+subscription feeds. Every request stats the manifest, so a path a build adds is served, and a
+path it drops is a 404, from the next request on.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
-import socket
+import os
+import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from html import escape
 from typing import Any
 
-import uvicorn
-
-from feedsvc.config import Config, parse_bind
-from feedsvc.errors import PublishError
-from feedsvc.model import FEED_FILES
-from feedsvc.serve.files import Header, PublishedFile, make_version
+from feedsvc.config import Config
+from feedsvc.iri import iri_to_uri
+from feedsvc.model import NO_KEY, Artifact, ArtifactKind, FeedSpec, FileKey, file_key
+from feedsvc.outputs.localdir import MANIFEST_NAME, read_manifest
+from feedsvc.plan import subscription_feeds
+from feedsvc.serve.files import Header, ServedFile, Version, content_digest, make_version
 from feedsvc.serve.negotiation import evaluate, negotiate, request_fields
 from feedsvc.serve.ratelimit import PollLimit
-from feedsvc.serve.server import HEAD_TIMEOUT_S, BoundedHttpTools, EmbeddedServer, Limits
 
-DEFAULT_BIND = "127.0.0.1:8080"
 ALLOWED = b"GET, HEAD"
+# type/subtype, as a header value may carry it: nothing a manifest says can split a header.
+MEDIA_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+")
 access_log = logging.getLogger("feedsvc.access")
 log = logging.getLogger("feedsvc.serve")
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+# What a manifest lists, or the plan when there is none: each has a path, media_type and kind.
+Listed = Artifact | FeedSpec
 
 
-class FeedApp:
-    """The ASGI application: the feed files and an index page, and nothing else."""
+class FeedSet:
+    """The paths served, each with its file, kept in step with the output's manifest.
+
+    ``refresh`` costs one stat while the manifest is unchanged. A file still listed with the
+    same headers keeps its cached versions across a reload.
+    """
 
     def __init__(self, config: Config) -> None:
-        output = config.feeds.output
-        common: tuple[Header, ...] = (
+        self.config = config
+        self.output = config.feeds.output
+        self.manifest_path = os.path.join(self.output, MANIFEST_NAME)
+        self.common: tuple[Header, ...] = (
             (b"cache-control", f"max-age={config.serve.max_age_s}".encode("ascii")),
             (b"vary", b"Accept-Encoding"),
             (b"x-content-type-options", b"nosniff"),
         )
-        self.files = {
-            f"/{name}": PublishedFile(
-                output / name,
-                output,
-                (
-                    (b"content-type", f"{media_type}; charset=utf-8".encode("ascii")),
-                    *common,
-                    (b"link", link_header(config, name)),
-                ),
+        self.files: dict[str, ServedFile] = {}
+        self.index: Version | None = None
+        self._manifest_key: FileKey | None = NO_KEY
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload the paths served when the manifest is not the one read last."""
+        try:
+            key: FileKey | None = file_key(os.stat(self.manifest_path))
+        except OSError:
+            key = None
+        if key == self._manifest_key:
+            return
+        manifest = read_manifest(self.output) if key is not None else None
+        # A manifest there but unreadable (short of descriptors, or not one) is read again at
+        # the next request; meanwhile, and without one, the plan says what is served.
+        self._manifest_key = NO_KEY if key is not None and manifest is None else key
+        listed = manifest.artifacts if manifest is not None else subscription_feeds(self.config)
+        servable = [item for item in listed if _is_servable(item)]
+        files = {}
+        for item in servable:
+            headers = (
+                (b"content-type", f"{item.media_type}; charset=utf-8".encode("ascii")),
+                *self.common,
+                (b"link", link_header(self.config, item.path)),
             )
-            for name, media_type in FEED_FILES
-        }
+            route = f"/{item.path}"
+            kept = self.files.get(route)
+            files[route] = (
+                kept
+                if kept is not None and kept.headers == headers
+                else ServedFile(self.output / item.path, self.output, headers)
+            )
+        self.files = files
+        page = index_page(
+            self.config, [item for item in servable if item.kind is ArtifactKind.SUBSCRIPTION]
+        )
+        if self.index is None or self.index.digest != content_digest(page):
+            self.index = make_version(
+                page,
+                int(time.time()),
+                ((b"content-type", b"text/html; charset=utf-8"), *self.common),
+            )
+
+
+class FeedApp:
+    """The ASGI application: the listed feed files and an index page, and nothing else."""
+
+    def __init__(self, config: Config) -> None:
+        self.feeds = FeedSet(config)
         per_minute = config.serve.max_requests_per_minute
         self.limit = PollLimit(per_minute) if per_minute else None
-        self.index = make_version(
-            index_page(config),
-            int(time.time()),
-            ((b"content-type", b"text/html; charset=utf-8"), *common),
-        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -103,9 +136,10 @@ class FeedApp:
         path = scope["path"]
         method = scope["method"]
         wait = self.limit.retry_after(_client(scope)) if self.limit else None
-        published = self.files.get(path)
+        self.feeds.refresh()
+        served = self.feeds.files.get(path)
         try:
-            version = self.index if path == "/" else published.current() if published else None
+            version = self.feeds.index if path == "/" else served.current() if served else None
         except OSError:
             status, headers, body = _plain(503, b"Service Unavailable")
             return status, (*headers, (b"retry-after", b"1")), body
@@ -127,26 +161,38 @@ class FeedApp:
         return _plain(412, b"Precondition Failed")
 
 
-def link_header(config: Config, name: str) -> bytes:
+def link_header(config: Config, path: str) -> bytes:
     """WebSub discovery (W3C WebSub 4): each hub, then exactly one self, rels quoted."""
     links = [f'<{hub}>; rel="hub"' for hub in config.ping.websub_hubs]
-    links.append(f'<{config.feed_url(name)}>; rel="self"')
+    links.append(f'<{iri_to_uri(config.feed_url(path))}>; rel="self"')
     return ", ".join(links).encode("ascii")
 
 
-def index_page(config: Config) -> bytes:
-    """A small page listing the feeds, with autodiscovery ``<link rel="alternate">`` tags."""
+def index_page(config: Config, feeds: Sequence[Listed]) -> bytes:
+    """A small page listing ``feeds``, with autodiscovery ``<link rel="alternate">`` tags."""
     title = escape(config.site.title)
     alternates = "".join(
-        f'<link rel="alternate" type="{media_type}" title="{title} ({name})" href="{name}">\n'
-        for name, media_type in FEED_FILES
+        f'<link rel="alternate" type="{feed.media_type}" title="{title} ({escape(feed.path)})"'
+        f' href="{escape(feed.path)}">\n'
+        for feed in feeds
     )
-    items = "".join(f'<li><a href="{name}">{name}</a></li>\n' for name, _ in FEED_FILES)
+    items = "".join(
+        f'<li><a href="{escape(feed.path)}">{escape(feed.path)}</a></li>\n' for feed in feeds
+    )
     return (
         f'<!doctype html>\n<html lang="{escape(config.site.language)}">\n<head>\n'
         f'<meta charset="utf-8">\n<title>{title}: feeds</title>\n{alternates}</head>\n'
         f"<body>\n<h1>{title}</h1>\n<ul>\n{items}</ul>\n</body>\n</html>\n"
     ).encode()
+
+
+def _is_servable(item: Listed) -> bool:
+    """A path below the output (no empty, "." or ".." part) with a type a header can carry."""
+    parts = item.path.split("/")
+    return (
+        all(part not in ("", ".", "..") and "\0" not in part for part in parts)
+        and MEDIA_TYPE.fullmatch(item.media_type) is not None
+    )
 
 
 def _client(scope: Scope) -> str:
@@ -179,82 +225,3 @@ def _log_access(scope: Scope, status: int, size: int) -> None:
         size,
         agent.decode("latin-1").encode("ascii", "backslashreplace").decode("ascii"),
     )
-
-
-def listen(bind: str) -> socket.socket:
-    """A listening socket for ``host:port``; PublishError names the address if it is taken."""
-    host, port = parse_bind(bind or DEFAULT_BIND)
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        sock = socket.socket(family, kind, proto)
-    except OSError as exc:
-        raise PublishError(bind or DEFAULT_BIND, f"cannot listen here ({exc})") from None
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(2048)
-    except OSError as exc:
-        sock.close()
-        raise PublishError(bind or DEFAULT_BIND, f"cannot listen here ({exc.strerror})") from None
-    sock.setblocking(False)
-    return sock
-
-
-async def serve_feeds(
-    config: Config, stop: asyncio.Event, *, head_timeout_s: float = HEAD_TIMEOUT_S
-) -> None:
-    """Serve the feeds at ``[serve] bind`` (default 127.0.0.1:8080) until ``stop`` is set.
-
-    A connection that has not sent a whole request head ``head_timeout_s`` after it opened
-    (or after its last response) is closed.
-    """
-    sock = listen(config.serve.bind)
-    limits = Limits(config.serve.max_connections_per_client, head_timeout_s)
-    server = EmbeddedServer(
-        uvicorn.Config(
-            FeedApp(config),
-            http=BoundedHttpTools,
-            loop="none",
-            lifespan="off",
-            ws="none",
-            log_config=None,
-            access_log=False,
-            proxy_headers=False,
-            server_header=False,
-            timeout_graceful_shutdown=5,
-        ),
-        sock,
-        limits,
-    )
-    host, port = sock.getsockname()[:2]
-    log.info("serving %s at http://%s/", config.feeds.output, _authority(host, port))
-    waiter = asyncio.ensure_future(stop.wait())
-    serving = asyncio.ensure_future(server.serve(sockets=[sock]))
-    try:
-        await asyncio.wait({waiter, serving}, return_when=asyncio.FIRST_COMPLETED)
-        server.should_exit = True
-        await serving
-    finally:
-        waiter.cancel()
-        sock.close()
-
-
-def serve_until_signalled(config: Config) -> None:
-    """Run ``serve_feeds`` on uvloop until SIGINT or SIGTERM (``feedsvc serve``)."""
-    import uvloop
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        await serve_feeds(config, stop)
-
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(main())
-
-
-def _authority(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

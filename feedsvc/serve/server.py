@@ -1,10 +1,24 @@
-"""The connection level of the feed server: accepting, per-client caps, and request-head limits.
+"""Serving the app with uvicorn: the listening socket, accepting, per-client caps, request-head
+limits, and the coroutine the daemon and ``feedsvc serve`` run.
 
-Everything here leans on uvicorn's internals (its httptools protocol and its Server's start-up
-and shutdown), which is why it is kept apart from the application in `serve.py`. uvicorn is
-given no listening socket: `Acceptor` accepts connections itself, so that running out of file
-descriptors is logged and retried the same way on uvloop and asyncio, and so that a client
-over its connection cap is closed before it costs a protocol.
+This is the one module that uses uvicorn, its private API included (its httptools protocol and
+its Server's start-up, shutdown and signal capture): tests/test_serve_server.py checks that API
+against the installed uvicorn, and pyproject.toml pins the versions it was checked with.
+uvicorn is given no listening socket: `Acceptor` accepts connections itself, so that running
+out of file descriptors is logged and retried the same way on uvloop and asyncio, and so that a
+client over its connection cap is closed before it costs a protocol.
+
+The seam for the daemon::
+
+    stop = asyncio.Event()
+    await serve_feeds(config, stop)   # when config.serve.bind is set
+
+``serve_feeds`` runs in the caller's event loop beside the watcher and the scheduler, serves
+``config.feeds.output`` at ``config.serve.bind`` until ``stop`` is set, then lets open
+requests finish and returns. It installs no signal handlers and configures no logging: the
+caller owns both. It raises ServeError if it cannot listen. Builds need no notice: every
+request stats the manifest and its file, so a feed the build replaced is served from the next
+request on. ``feedsvc serve`` runs the same coroutine standalone (``serve_until_signalled``).
 """
 
 from __future__ import annotations
@@ -13,6 +27,7 @@ import asyncio
 import errno
 import functools
 import logging
+import signal
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -21,6 +36,11 @@ from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from feedsvc.config import Config
+from feedsvc.errors import ServeError
+from feedsvc.serve.app import FeedApp
+from feedsvc.serve.bind import DEFAULT_BIND, parse_bind
 
 # nginx's defaults are 8 KiB per line and 32 KiB in all; readers send far less.
 MAX_HEAD_BYTES = 64 * 1024
@@ -298,3 +318,88 @@ class EmbeddedServer(uvicorn.Server):
                 connection.time_out_head()
             if slow:
                 log.info("closed %d connections: no request head within %g s", len(slow), timeout)
+
+
+def listen(bind: str) -> socket.socket:
+    """A listening socket for ``host:port``; ServeError names the address if it is taken.
+
+    The OSError is kept as the error's context (raised while handling it), not chained as its
+    cause: ``str()`` of a FeedsvcError appends a cause, and the one-line message, which already
+    gives the system's reason in parentheses, reads as it always has.
+    """
+    address = bind or DEFAULT_BIND
+    host, port = parse_bind(address)
+    try:
+        family, kind, proto, _, sockaddr = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise ServeError(address, f"cannot listen here ({exc})")  # noqa: B904 (see above)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(sockaddr)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise ServeError(address, f"cannot listen here ({exc.strerror})")  # noqa: B904
+    sock.setblocking(False)
+    return sock
+
+
+async def serve_feeds(
+    config: Config, stop: asyncio.Event, *, head_timeout_s: float = HEAD_TIMEOUT_S
+) -> None:
+    """Serve the feeds at ``[serve] bind`` (default 127.0.0.1:8080) until ``stop`` is set.
+
+    A connection that has not sent a whole request head ``head_timeout_s`` after it opened
+    (or after its last response) is closed.
+    """
+    sock = listen(config.serve.bind)
+    limits = Limits(config.serve.max_connections_per_client, head_timeout_s)
+    server = EmbeddedServer(
+        uvicorn.Config(
+            FeedApp(config),
+            http=BoundedHttpTools,
+            loop="none",
+            lifespan="off",
+            ws="none",
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+            timeout_graceful_shutdown=5,
+        ),
+        sock,
+        limits,
+    )
+    host, port = sock.getsockname()[:2]
+    log.info("serving %s at http://%s/", config.feeds.output, _authority(host, port))
+    waiter = asyncio.ensure_future(stop.wait())
+    serving = asyncio.ensure_future(server.serve(sockets=[sock]))
+    try:
+        await asyncio.wait({waiter, serving}, return_when=asyncio.FIRST_COMPLETED)
+        server.should_exit = True
+        await serving
+    finally:
+        waiter.cancel()
+        sock.close()
+
+
+def serve_until_signalled(config: Config) -> None:
+    """Run ``serve_feeds`` on uvloop until SIGINT or SIGTERM (``feedsvc serve``)."""
+    import uvloop
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await serve_feeds(config, stop)
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main())
+
+
+def _authority(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
