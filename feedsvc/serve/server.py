@@ -357,22 +357,7 @@ async def serve_feeds(
     """
     sock = listen(config.serve.bind)
     limits = Limits(config.serve.max_connections_per_client, head_timeout_s)
-    server = EmbeddedServer(
-        uvicorn.Config(
-            FeedApp(config),
-            http=BoundedHttpTools,
-            loop="none",
-            lifespan="off",
-            ws="none",
-            log_config=None,
-            access_log=False,
-            proxy_headers=False,
-            server_header=False,
-            timeout_graceful_shutdown=5,
-        ),
-        sock,
-        limits,
-    )
+    server = EmbeddedServer(uvicorn_config(FeedApp(config)), sock, limits)
     host, port = sock.getsockname()[:2]
     log.info("serving %s at http://%s/", config.feeds.output, _authority(host, port))
     waiter = asyncio.ensure_future(stop.wait())
@@ -384,6 +369,23 @@ async def serve_feeds(
     finally:
         waiter.cancel()
         sock.close()
+
+
+def uvicorn_config(app: FeedApp) -> uvicorn.Config:
+    """uvicorn for ``app`` alone: our protocol, the caller's loop and logging, no lifespan, no
+    websockets, no proxy headers, and 5 s for open requests to finish at shutdown."""
+    return uvicorn.Config(
+        app,
+        http=BoundedHttpTools,
+        loop="none",
+        lifespan="off",
+        ws="none",
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
 
 
 def serve_until_signalled(config: Config) -> None:
