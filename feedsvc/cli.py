@@ -66,7 +66,7 @@ def run_check(args: argparse.Namespace, config: Config) -> int:
 
 def run_serve(args: argparse.Namespace, config: Config) -> int:
     """``feedsvc serve``: serve the output directory over HTTP until SIGINT or SIGTERM."""
-    from feedsvc.serve import serve_until_signalled
+    from feedsvc.serve.server import serve_until_signalled
 
     if not args.quiet:
         logging.getLogger("feedsvc.serve").setLevel(logging.INFO)

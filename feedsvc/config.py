@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from feedsvc.daemon.rescan import Cron, parse_rescan
 from feedsvc.errors import ConfigError
 from feedsvc.iri import iri_to_uri
+from feedsvc.serve.bind import parse_bind
 
 CONFIG_NAME = "feedsvc.toml"
 ARTICLE_URL_FIELDS = frozenset({"site_url", "slug", "year", "month", "day"})
@@ -356,22 +357,6 @@ def validate(config: Config) -> Config:
         site=replace(config.site, url=site_url),
         ping=replace(config.ping, websub_hubs=hubs),
     )
-
-
-def parse_bind(bind: str) -> tuple[str, int]:
-    """Split ``host:port`` or ``[ipv6]:port`` into the host and the port to listen on."""
-    host, colon, port = bind.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-        if ":" not in host:
-            raise ConfigError("serve.bind", f"brackets are for IPv6 addresses, not {bind!r}")
-    elif ":" in host:
-        raise ConfigError("serve.bind", f"write an IPv6 address in brackets: {bind!r}")
-    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError("serve.bind", f"must be host:port or [ipv6]:port, not {bind!r}")
-    if any(c.isspace() or c in "/[]@" for c in host):
-        raise ConfigError("serve.bind", f"not a host name or address: {host!r}")
-    return host, int(port)
 
 
 def _check_ranges(config: Config) -> None:

@@ -26,12 +26,6 @@ def file_key(status: os.stat_result) -> FileKey:
 RSS_TYPE = "application/rss+xml"
 ATOM_TYPE = "application/atom+xml"
 JSON_TYPE = "application/feed+json"
-# Transitional (issue 8): removed once every module reads plan.subscription_feeds / manifests.
-FEED_FILES: tuple[tuple[str, str], ...] = (
-    ("rss.xml", RSS_TYPE),
-    ("atom.xml", ATOM_TYPE),
-    ("feed.json", JSON_TYPE),
-)
 
 
 class ArtifactKind(StrEnum):

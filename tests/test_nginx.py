@@ -12,9 +12,15 @@ import pytest
 
 from feedsvc.build import build
 from feedsvc.config import Config, config_from_dict
-from feedsvc.model import FEED_FILES
-from feedsvc.serve import link_header
+from feedsvc.serve.app import link_header
 from tests.servers import NginxServer, Site, free_port, raw_request
+
+# The subscription feeds every site publishes (plan.subscription_feeds), as readers see them.
+FEEDS = [
+    ("rss.xml", "application/rss+xml"),
+    ("atom.xml", "application/atom+xml"),
+    ("feed.json", "application/feed+json"),
+]
 
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed")
@@ -56,7 +62,7 @@ def client(nginx: NginxServer) -> Iterator[httpx.Client]:
         yield c
 
 
-@pytest.mark.parametrize(("name", "media_type"), list(FEED_FILES))
+@pytest.mark.parametrize(("name", "media_type"), list(FEEDS))
 def test_nginx_sends_the_headers_feedsvc_serve_sends(
     client: httpx.Client, example_config: Config, name: str, media_type: str
 ) -> None:

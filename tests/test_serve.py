@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
+import os
 import signal
 import subprocess
 import sys
@@ -17,21 +19,26 @@ import brotli
 import httpx
 import pytest
 
-from feedsvc.config import parse_bind
-from feedsvc.errors import ConfigError
-from feedsvc.model import FEED_FILES
-from feedsvc.outputs.base import Put
-from feedsvc.outputs.localdir import LocalDirSink
-from feedsvc.ratelimit import PollLimit
-from feedsvc.serve import serve_feeds
+from feedsvc.model import ATOM_TYPE, RSS_TYPE, Artifact, ArtifactKind, Manifest
+from feedsvc.outputs.base import Put, manifest_to_json
+from feedsvc.outputs.localdir import MANIFEST_NAME, LocalDirSink
+from feedsvc.serve.bind import parse_bind
+from feedsvc.serve.ratelimit import PollLimit
+from feedsvc.serve.server import serve_feeds
 from tests.servers import HUB, FeedsvcServer, Site, free_port, raw_request, wait_for_port
 
-FEED_NAMES = [name for name, _ in FEED_FILES]
+# The subscription feeds every site publishes (plan.subscription_feeds), as readers see them.
+FEEDS = [
+    ("rss.xml", "application/rss+xml"),
+    ("atom.xml", "application/atom+xml"),
+    ("feed.json", "application/feed+json"),
+]
+FEED_NAMES = [name for name, _ in FEEDS]
 
 
 def publish_one(path: Path, content: bytes) -> None:
     """Replace one published file as a build does: atomically."""
-    media_type = dict(FEED_FILES)[path.name]
+    media_type = dict(FEEDS)[path.name]
     LocalDirSink(path.parent).put([Put(path.name, content, media_type)])
 
 
@@ -58,7 +65,7 @@ def client(server: FeedsvcServer) -> Iterator[httpx.Client]:
         yield c
 
 
-@pytest.mark.parametrize(("name", "media_type"), list(FEED_FILES))
+@pytest.mark.parametrize(("name", "media_type"), list(FEEDS))
 def test_feed_is_served_with_its_type_validators_and_links(
     client: httpx.Client, site: Site, name: str, media_type: str
 ) -> None:
@@ -191,7 +198,7 @@ def test_index_page_lists_feeds_with_autodiscovery(client: httpx.Client) -> None
 
     parser = Links()
     parser.feed(response.text)
-    assert set(parser.alternates) == {media_type for _, media_type in FEED_FILES}
+    assert set(parser.alternates) == {media_type for _, media_type in FEEDS}
     for media_type, href in parser.alternates.items():
         feed = client.get(str(response.url.join(href)))
         assert feed.status_code == 200
@@ -354,40 +361,6 @@ def test_serve_feeds_runs_in_the_callers_loop_until_stop(site: Site, tmp_path: P
     assert asyncio.run(scenario()) == (200, True)
 
 
-@pytest.mark.parametrize(
-    ("bind", "expected"),
-    [
-        ("127.0.0.1:8080", ("127.0.0.1", 8080)),
-        ("localhost:1", ("localhost", 1)),
-        ("[::1]:8443", ("::1", 8443)),
-        ("0.0.0.0:65535", ("0.0.0.0", 65535)),
-    ],
-)
-def test_bind_is_host_and_port(bind: str, expected: tuple[str, int]) -> None:
-    assert parse_bind(bind) == expected
-
-
-@pytest.mark.parametrize(
-    "bind",
-    [
-        "8080",
-        "127.0.0.1",
-        "127.0.0.1:",
-        ":8080",
-        "::1:8080",
-        "[127.0.0.1]:80",
-        "h:0",
-        "h:70000",
-        "h:80a",
-        "a b:80",
-    ],
-)
-def test_bad_bind_is_a_config_error(bind: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        parse_bind(bind)
-    assert caught.value.key == "serve.bind"
-
-
 def test_a_client_polling_too_often_is_told_when_to_come_back(tmp_path: Path) -> None:
     site = Site(tmp_path, free_port(), max_requests_per_minute=3)
     site.write_article("story", "Story", "Body.", 1)
@@ -415,3 +388,99 @@ def test_the_poll_limit_counts_per_client_per_minute() -> None:
     assert limit.retry_after("a") == 15
     now[0] += 15
     assert limit.retry_after("a") is None  # a new minute
+
+
+def listed(output: Path, path: str, media_type: str, kind: ArtifactKind) -> Artifact:
+    """The artifact a manifest lists for the file at ``path`` below ``output``."""
+    content = (output / path).read_bytes()
+    return Artifact(path, media_type, kind, hashlib.sha256(content).hexdigest(), len(content))
+
+
+def write_manifest(output: Path, *artifacts: Artifact) -> None:
+    """Replace the output's manifest atomically, as a build does."""
+    temporary = output / f"{MANIFEST_NAME}.tmp"
+    temporary.write_bytes(manifest_to_json(Manifest(artifacts)))
+    os.replace(temporary, output / MANIFEST_NAME)
+
+
+@pytest.fixture
+def topic_site(tmp_path: Path) -> Site:
+    """A published site with a tag feed beside the subscription feeds, not yet in a manifest."""
+    site = Site(tmp_path, free_port())
+    site.write_article("story", "Story", "Body of the story.", 1)
+    site.publish()
+    (site.output / "tags" / "x").mkdir(parents=True)
+    (site.output / "tags" / "x" / "rss.xml").write_bytes((site.output / "rss.xml").read_bytes())
+    return site
+
+
+def test_an_artifact_the_manifest_lists_is_served_with_its_type_and_link(
+    topic_site: Site,
+) -> None:
+    site = topic_site
+    server = FeedsvcServer(site)
+    try:
+        with httpx.Client(base_url=site.url, headers={"Accept-Encoding": "identity"}) as c:
+            unlisted = c.get("/tags/x/rss.xml")
+            write_manifest(
+                site.output,
+                listed(site.output, "rss.xml", RSS_TYPE, ArtifactKind.SUBSCRIPTION),
+                listed(site.output, "atom.xml", ATOM_TYPE, ArtifactKind.SUBSCRIPTION),
+                listed(site.output, "tags/x/rss.xml", RSS_TYPE, ArtifactKind.TOPIC),
+            )
+            topic = c.get("/tags/x/rss.xml")
+            index = c.get("/")
+            json_feed = c.get("/feed.json")
+    finally:
+        server.stop()
+    assert unlisted.status_code == 404
+    assert topic.status_code == 200
+    assert topic.content == (site.output / "tags" / "x" / "rss.xml").read_bytes()
+    assert topic.headers["content-type"] == "application/rss+xml; charset=utf-8"
+    assert topic.headers["link"] == f'<{HUB}>; rel="hub", <{site.url}tags/x/rss.xml>; rel="self"'
+    assert topic.headers["cache-control"] == f"max-age={site.max_age_s}"
+    assert 'href="rss.xml"' in index.text and 'href="atom.xml"' in index.text
+    assert "tags/x" not in index.text  # the index lists subscription feeds only
+    assert json_feed.status_code == 404  # on disk, but the manifest does not list it
+
+
+def test_a_path_dropped_from_the_manifest_is_a_404(topic_site: Site) -> None:
+    site = topic_site
+    feeds = [listed(site.output, name, media, ArtifactKind.SUBSCRIPTION) for name, media in FEEDS]
+    topic = listed(site.output, "tags/x/rss.xml", RSS_TYPE, ArtifactKind.TOPIC)
+    write_manifest(site.output, *feeds, topic)
+    server = FeedsvcServer(site)
+    try:
+        with httpx.Client(base_url=site.url) as c:
+            served = [c.get(f"/{name}").status_code for name in (*FEED_NAMES, "tags/x/rss.xml")]
+            write_manifest(site.output, feeds[0], feeds[2])
+            dropped = [c.get(f"/{name}").status_code for name in (*FEED_NAMES, "tags/x/rss.xml")]
+            (site.output / MANIFEST_NAME).unlink()  # no manifest: the plan's feeds
+            planned = [c.get(f"/{name}").status_code for name in (*FEED_NAMES, "tags/x/rss.xml")]
+    finally:
+        server.stop()
+    assert served == [200, 200, 200, 200]
+    assert dropped == [200, 404, 200, 404]
+    assert planned == [200, 200, 200, 404]
+
+
+def test_a_manifest_path_out_of_the_output_is_not_served(topic_site: Site) -> None:
+    site = topic_site
+    secret = listed(site.root, "feedsvc.toml", "text/plain", ArtifactKind.TOPIC)
+    escaping = [
+        Artifact(f"../{secret.path}", secret.media_type, secret.kind, secret.digest, secret.size),
+        Artifact("tags/x/rss.xml", "text/html\r\nx-injected: 1", ArtifactKind.TOPIC, "0", 0),
+        listed(site.output, "rss.xml", RSS_TYPE, ArtifactKind.SUBSCRIPTION),
+    ]
+    write_manifest(site.output, *escaping)
+    server = FeedsvcServer(site)
+    try:
+        targets = [b"/../feedsvc.toml", b"/%2e%2e/feedsvc.toml", b"/tags/x/rss.xml", b"/rss.xml"]
+        responses = [
+            raw_request(site.port, b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % t)
+            for t in targets
+        ]
+    finally:
+        server.stop()
+    assert [response.status for response in responses] == [404, 404, 404, 200]
+    assert all(b"[site]" not in response.body for response in responses)

@@ -16,11 +16,16 @@ import pytest
 from lxml import etree
 from reader import make_reader
 
-from feedsvc.model import FEED_FILES
-from feedsvc.published import content_digest
+from feedsvc.serve.files import content_digest
 from tests.servers import FeedsvcServer, Site, free_port
 
-FEED_NAMES = [name for name, _ in FEED_FILES]
+# The subscription feeds every site publishes (plan.subscription_feeds), as readers see them.
+FEEDS = [
+    ("rss.xml", "application/rss+xml"),
+    ("atom.xml", "application/atom+xml"),
+    ("feed.json", "application/feed+json"),
+]
+FEED_NAMES = [name for name, _ in FEEDS]
 LOAD_REQUESTS = 3000
 LOAD_WORKERS = 8
 LOAD_PUBLISHES = 8

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from feedsvc.config import Config
-from feedsvc.serve import serve_feeds
+from feedsvc.serve.server import serve_feeds
 from tests.peers import wait_until
 from tests.servers import FeedsvcServer, Site, free_port, raw_request
 
@@ -208,11 +208,11 @@ def test_out_of_file_descriptors_is_logged_and_recovered_from(tmp_path: Path, co
 OUT_OF_DESCRIPTORS = """
 import os, resource, sys
 from pathlib import Path
-from feedsvc.published import PublishedFile
+from feedsvc.serve.files import ServedFile
 
 feed = Path(sys.argv[1])
 resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-served = PublishedFile(feed, feed.parent, ())
+served = ServedFile(feed, feed.parent, ())
 before = served.current().digest
 spare = []
 try:
@@ -223,7 +223,7 @@ except OSError:
 os.rename(feed.parent / "next.xml", feed)
 print(served.current().digest == before)
 try:
-    PublishedFile(feed, feed.parent, ()).current()
+    ServedFile(feed, feed.parent, ()).current()
     print("read")
 except OSError as exc:
     print(exc.strerror)

@@ -333,7 +333,7 @@ class Daemon:
 
     async def _serve(self, config: Config) -> None:
         # Imported here: serving needs its own dependencies, only when [serve] bind is set.
-        from feedsvc.serve import serve_feeds
+        from feedsvc.serve.server import serve_feeds
 
         try:
             await serve_feeds(config, self._stop)

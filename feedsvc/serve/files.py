@@ -1,4 +1,4 @@
-"""The published files as served: their bytes, compressed variants and validators, in memory.
+"""The served files' cache: each file's bytes, compressed variants and validators, in memory.
 
 A file is read once per version and then answered from memory. One ``os.stat`` per request
 notices a file that another process replaced (the build renames a finished file over the old
@@ -100,16 +100,19 @@ def _encode(coding: str, content: bytes) -> bytes:
     raise ValueError(f"unknown content-coding {coding!r}")
 
 
-class PublishedFile:
-    """A file in the output directory, reloaded whenever a stat shows a new version.
+class ServedFile:
+    """A file below the output directory ``root``, reloaded whenever a stat shows a new version.
 
-    A file that is missing, not a regular file, or a symlink resolving outside ``root``
-    has no version: it is not served.
+    A file that is missing, not a regular file, or a symlink resolving out of its own directory
+    below the real ``root`` has no version: it is not served.
     """
 
     def __init__(self, path: Path, root: Path, headers: Sequence[Header]) -> None:
         self.path = str(path)
-        self.root = os.path.realpath(root)
+        # The real directory the file must resolve into: its own, below root's real path.
+        self.home = os.path.normpath(
+            os.path.join(os.path.realpath(root), os.path.relpath(os.path.dirname(path), root))
+        )
         self.headers = tuple(headers)
         self._key: FileKey | None = None
         self._version: Version | None = None
@@ -129,7 +132,7 @@ class PublishedFile:
     def _load(self) -> None:
         previous = self._version
         self._key = self._version = None
-        if os.path.dirname(os.path.realpath(self.path)) != self.root:
+        if os.path.dirname(os.path.realpath(self.path)) != self.home:
             return
         try:
             with open(self.path, "rb") as handle:

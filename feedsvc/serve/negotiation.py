@@ -12,7 +12,7 @@ import re
 import time
 from functools import lru_cache
 
-from feedsvc.published import IDENTITY, Representation, Version
+from feedsvc.serve.files import IDENTITY, Representation, Version
 
 SERVER_CODINGS = ("br", "gzip", IDENTITY)
 ETAG = re.compile(rb'(W/)?("[\x21\x23-\x7e\x80-\xff]*")')
