@@ -131,7 +131,8 @@ def run_status(args: argparse.Namespace, config: Config) -> int:
     for ping in pings:
         result = "ok" if ping.ok else "FAILED"
         when = ping.finished.astimezone().isoformat(timespec="seconds")
-        print(f"  {result:6} {ping.endpoint} about {ping.topic} at {when}: {ping.detail}")
+        message = ping.notification
+        print(f"  {result:6} {message.endpoint} about {message.topic} at {when}: {ping.detail}")
     return EXIT_OK
 
 

@@ -58,56 +58,61 @@ class ArticleError(FeedsvcError):
         return f"{where}: {super().__str__()}"
 
 
-class ConfigError(FeedsvcError):
-    """A configuration value that is missing, unknown or wrong; carries the key."""
+class SubjectError(FeedsvcError):
+    """An error about one named thing (a key, a target, a file, an address), which str()
+    shows first: ``subject: message``."""
+
+    def __init__(self, subject: str, message: str | None = None) -> None:
+        self.subject = subject
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return f"{self.subject}: {super().__str__()}"
+
+
+class ConfigError(SubjectError):
+    """A configuration value that is missing, unknown or wrong; its subject is the key."""
 
     message = "invalid configuration"
 
-    def __init__(self, key: str, message: str | None = None) -> None:
-        self.key = key
-        super().__init__(message)
-
-    def __str__(self) -> str:
-        return f"{self.key}: {super().__str__()}"
+    @property
+    def key(self) -> str:
+        """The configuration key, ``table.name``."""
+        return self.subject
 
 
-class PublishError(FeedsvcError):
-    """Feeds could not be written to, or announced at, a target."""
+class PublishError(SubjectError):
+    """Feeds could not be written to a target (a file, a directory); its subject names it."""
 
     message = "cannot publish"
 
-    def __init__(self, target: str, message: str | None = None) -> None:
-        self.target = target
-        super().__init__(message)
-
-    def __str__(self) -> str:
-        return f"{self.target}: {super().__str__()}"
+    @property
+    def target(self) -> str:
+        """The file or directory that could not be written."""
+        return self.subject
 
 
-class StateError(FeedsvcError):
-    """The catalog (the state database) cannot be opened, read or written; carries its path."""
+class StateError(SubjectError):
+    """The catalog (the state file) cannot be opened, read or written; its subject is the
+    file."""
 
     message = "cannot use the state file"
 
-    def __init__(self, path: str, message: str | None = None) -> None:
-        self.path = path
-        super().__init__(message)
-
-    def __str__(self) -> str:
-        return f"{self.path}: {super().__str__()}"
+    @property
+    def path(self) -> str:
+        """The state file."""
+        return self.subject
 
 
-class ServeError(FeedsvcError):
-    """The server cannot listen where it was asked to; carries the address."""
+class ServeError(SubjectError):
+    """The server cannot listen where it was asked to; its subject is the address."""
 
     message = "cannot serve"
 
-    def __init__(self, bind: str, message: str | None = None) -> None:
-        self.bind = bind
-        super().__init__(message)
-
-    def __str__(self) -> str:
-        return f"{self.bind}: {super().__str__()}"
+    @property
+    def bind(self) -> str:
+        """The address that could not be listened at."""
+        return self.subject
 
 
 class BuildCancelled(FeedsvcError):

@@ -87,6 +87,17 @@ class Notification:
 
 
 @dataclass(frozen=True)
+class PingOutcome:
+    """How a notification finally ended: delivered or not, after how many attempts, and why."""
+
+    notification: Notification
+    ok: bool
+    attempts: int
+    detail: str
+    finished: datetime
+
+
+@dataclass(frozen=True)
 class Source:
     """What an article file says, split into fields but not yet understood."""
 

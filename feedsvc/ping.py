@@ -22,7 +22,6 @@ import httpx
 
 from feedsvc import __version__
 from feedsvc.catalog.records import (
-    PingRecord,
     add_pending,
     read_pending,
     read_state,
@@ -31,7 +30,7 @@ from feedsvc.catalog.records import (
 )
 from feedsvc.config import Config, PingConfig
 from feedsvc.errors import FeedsvcError
-from feedsvc.model import Notification
+from feedsvc.model import Notification, PingOutcome
 from feedsvc.notifications import announced_paths, feed_urls, notifications_for
 from feedsvc.plan import subscription_feeds
 
@@ -43,53 +42,33 @@ log = logging.getLogger("feedsvc.ping")
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """How a notification finally ended."""
-
-    notification: Notification
-    ok: bool
-    attempts: int
-    detail: str
-    finished: datetime
-
-
-@dataclass(frozen=True)
 class _Reply:
     response: httpx.Response | None
     attempts: int
     detail: str
 
 
-def remember(state_path: Path, outcome: Outcome) -> None:
+def remember(state_path: Path, outcome: PingOutcome) -> None:
     """Keep ``outcome`` in the state file for ``feedsvc status``; a failure to is only logged."""
-    message = outcome.notification
-    record = PingRecord(
-        message.endpoint,
-        message.topic,
-        outcome.finished,
-        outcome.ok,
-        outcome.attempts,
-        outcome.detail,
-    )
     try:
-        record_ping(state_path, record)
+        record_ping(state_path, outcome)
     except FeedsvcError as error:
         log.warning("cannot record the ping: %s", error)
 
 
-async def send(client: httpx.AsyncClient, message: Notification, config: Config) -> Outcome:
+async def send(client: httpx.AsyncClient, message: Notification, config: Config) -> PingOutcome:
     """Deliver one notification, with retries; returns how it ended."""
     if message.kind == "websub":
         ok, attempts, detail = await _publish_websub(client, message, config.ping)
     else:
         ok, attempts, detail = await _ping_xmlrpc(client, message, config)
-    outcome = Outcome(message, ok, attempts, detail, datetime.now(UTC))
+    outcome = PingOutcome(message, ok, attempts, detail, datetime.now(UTC))
     level = logging.INFO if ok else logging.WARNING
     log.log(level, "%s", describe(outcome))
     return outcome
 
 
-def describe(outcome: Outcome) -> str:
+def describe(outcome: PingOutcome) -> str:
     """One line about an outcome: endpoint, feed, result, attempts."""
     message = outcome.notification
     result = "ok" if outcome.ok else "failed"
@@ -114,7 +93,7 @@ def owed(config: Config, *, every_feed: bool = False) -> list[Notification]:
     return notifications_for(config, feed_urls(config, paths))
 
 
-def settle(config: Config, outcomes: Iterable[Outcome]) -> None:
+def settle(config: Config, outcomes: Iterable[PingOutcome]) -> None:
     """Record each outcome for `feedsvc status` and take it off the pings owed."""
     for outcome in outcomes:
         remember(config.state.path, outcome)
@@ -124,7 +103,7 @@ def settle(config: Config, outcomes: Iterable[Outcome]) -> None:
             log.warning("cannot update the pending pings: %s", error)
 
 
-async def send_all(config: Config, messages: Iterable[Notification]) -> list[Outcome]:
+async def send_all(config: Config, messages: Iterable[Notification]) -> list[PingOutcome]:
     """Deliver notifications concurrently and wait for every outcome."""
     async with new_client(config.ping) as client:
         return list(await asyncio.gather(*(send(client, m, config) for m in messages)))
@@ -146,7 +125,7 @@ class Pinger:
     it: `resume_pending` sends it at the next start.
     """
 
-    def __init__(self, config: Config, on_outcome: Callable[[Outcome], None]) -> None:
+    def __init__(self, config: Config, on_outcome: Callable[[PingOutcome], None]) -> None:
         self.config = config
         self._on_outcome = on_outcome
         self._client = new_client(config.ping)

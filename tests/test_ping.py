@@ -205,7 +205,7 @@ def test_ping_command_exits_1_when_an_endpoint_fails_and_records_outcomes(tmp_pa
     assert "1 of 2 notifications delivered" in done.stdout
     assert len(calls) == 1
     pings = read_state(tmp_path / "state.sqlite").pings
-    assert {(p.endpoint, p.ok) for p in pings} == {(good, True), (bad, False)}
+    assert {(p.notification.endpoint, p.ok) for p in pings} == {(good, True), (bad, False)}
     status = run_feedsvc("status", "--config", "feedsvc.toml", cwd=tmp_path, timeout=30)
     assert status.returncode == 0
     assert f"FAILED {bad}" in status.stdout and f"ok     {good}" in status.stdout

@@ -16,7 +16,6 @@ import pytest
 
 from feedsvc.catalog.records import (
     BuildRecord,
-    PingRecord,
     State,
     add_pending,
     load_last_good,
@@ -29,7 +28,9 @@ from feedsvc.catalog.records import (
     save_last_good,
 )
 from feedsvc.errors import ArticleError, StateError
-from feedsvc.model import Article, Notification
+from feedsvc.model import Article, Notification, PingOutcome
+
+FEEDS = ("rss.xml", "atom.xml")
 
 MOMENT = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
 CONFIG = '[site]\ntitle = "Example News"\nurl = "https://news.example.org/"\n'
@@ -65,11 +66,12 @@ def test_last_build_replaces_the_one_before(tmp_path: Path) -> None:
 
 def test_one_ping_record_per_endpoint_and_topic(tmp_path: Path) -> None:
     path = tmp_path / "feedsvc.sqlite"
-    record_ping(path, PingRecord("http://hub/", "http://s/rss.xml", MOMENT, False, 5, "HTTP 500"))
-    record_ping(path, PingRecord("http://hub/", "http://s/rss.xml", MOMENT, True, 1, "HTTP 202"))
-    record_ping(path, PingRecord("http://hub/", "http://s/atom.xml", MOMENT, True, 1, "HTTP 202"))
+    rss, atom = (Notification("websub", "http://hub/", f"http://s/{n}") for n in FEEDS)
+    record_ping(path, PingOutcome(rss, False, 5, "HTTP 500", MOMENT))
+    record_ping(path, PingOutcome(rss, True, 1, "HTTP 202", MOMENT))
+    record_ping(path, PingOutcome(atom, True, 1, "HTTP 202", MOMENT))
     pings = read_state(path).pings
-    assert [(p.topic, p.ok, p.detail) for p in pings] == [
+    assert [(p.notification.topic, p.ok, p.detail) for p in pings] == [
         ("http://s/atom.xml", True, "HTTP 202"),
         ("http://s/rss.xml", True, "HTTP 202"),
     ]
@@ -165,7 +167,9 @@ def truncated_state(path: Path) -> bytes:
     record_build(path, built(1, 1, MOMENT))
     with sqlite3.connect(path) as db:
         db.executemany(
-            "INSERT INTO ping VALUES (?, 't', '', 1, 1, ?)", [(n, "x" * 200) for n in range(200)]
+            "INSERT INTO ping (endpoint, topic, finished, ok, attempts, detail)"
+            " VALUES (?, 't', '', 1, 1, ?)",
+            [(n, "x" * 200) for n in range(200)],
         )
     db.close()
     data = path.read_bytes()

@@ -53,6 +53,8 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # The manifest of the last publish: what `feedsvc ping --all` and `status` read.
     "ALTER TABLE build ADD COLUMN manifest TEXT NOT NULL DEFAULT '';",
+    # What kind of endpoint each ping outcome is from (rows from before say '').
+    "ALTER TABLE ping ADD COLUMN kind TEXT NOT NULL DEFAULT '';",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Long enough for another writer's transaction here (milliseconds); short enough that a

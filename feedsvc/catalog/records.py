@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from feedsvc.catalog.db import transact
-from feedsvc.model import Article, Manifest, Notification
+from feedsvc.model import Article, Manifest, Notification, PingOutcome
 from feedsvc.outputs.base import manifest_from_json, manifest_to_json
 
 log = logging.getLogger("feedsvc.catalog")
@@ -40,23 +40,11 @@ class FailureRecord:
     error: str
 
 
-@dataclass(frozen=True)
-class PingRecord:
-    """How the last notification of one endpoint about one feed ended."""
-
-    endpoint: str
-    topic: str
-    finished: datetime
-    ok: bool
-    attempts: int
-    detail: str
-
-
 class State(NamedTuple):
     """What the catalog holds for `feedsvc status`."""
 
     build: BuildRecord | None
-    pings: list[PingRecord]
+    pings: list[PingOutcome]
     failure: FailureRecord | None = None
 
 
@@ -93,18 +81,25 @@ def record_build_failure(path: Path, error: str, finished: datetime) -> None:
     )
 
 
-def record_ping(path: Path, record: PingRecord) -> None:
-    """Remember how the last notification of ``record.endpoint`` about ``record.topic`` ended."""
+def record_ping(path: Path, outcome: PingOutcome) -> None:
+    """Remember how the last notification of its endpoint about its feed ended."""
+    message = outcome.notification
     row = (
-        record.endpoint,
-        record.topic,
-        record.finished.isoformat(),
-        int(record.ok),
-        record.attempts,
-        record.detail,
+        message.endpoint,
+        message.topic,
+        outcome.finished.isoformat(),
+        int(outcome.ok),
+        outcome.attempts,
+        outcome.detail,
+        message.kind,
     )
     transact(
-        path, lambda db: db.execute("INSERT OR REPLACE INTO ping VALUES (?, ?, ?, ?, ?, ?)", row)
+        path,
+        lambda db: db.execute(
+            "INSERT OR REPLACE INTO ping (endpoint, topic, finished, ok, attempts, detail, kind)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            row,
+        ),
     )
 
 
@@ -118,7 +113,10 @@ def read_state(path: Path) -> State:
         row = db.execute(
             "SELECT finished, entries, articles, written, rejected, manifest FROM build"
         ).fetchone()
-        pings = db.execute("SELECT * FROM ping ORDER BY endpoint, topic").fetchall()
+        pings = db.execute(
+            "SELECT kind, endpoint, topic, ok, attempts, detail, finished FROM ping"
+            " ORDER BY endpoint, topic"
+        ).fetchall()
         failed = db.execute("SELECT finished, error FROM failure").fetchone()
         build = None
         if row is not None:
@@ -131,8 +129,14 @@ def read_state(path: Path) -> State:
                 manifest=_manifest(row[5]),
             )
         records = [
-            PingRecord(endpoint, topic, datetime.fromisoformat(when), bool(ok), attempts, detail)
-            for endpoint, topic, when, ok, attempts, detail in pings
+            PingOutcome(
+                Notification(kind, endpoint, topic),
+                bool(ok),
+                attempts,
+                detail,
+                datetime.fromisoformat(when),
+            )
+            for kind, endpoint, topic, ok, attempts, detail, when in pings
         ]
         failure = (
             None if failed is None else FailureRecord(datetime.fromisoformat(failed[0]), failed[1])

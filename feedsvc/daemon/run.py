@@ -28,9 +28,9 @@ from feedsvc.daemon.schedule import Schedule
 from feedsvc.daemon.systemd import SystemdNotifier
 from feedsvc.daemon.watch import watch_articles
 from feedsvc.errors import BuildCancelled, FeedsvcError, PublishError, display_path
-from feedsvc.model import Article, BuildResult
+from feedsvc.model import Article, BuildResult, PingOutcome
 from feedsvc.notifications import announced_paths, feed_urls
-from feedsvc.ping import Outcome, Pinger, remember
+from feedsvc.ping import Pinger, remember
 
 # systemd's default stop timeout is 90 s; we promise 5.
 STOP_TIMEOUT_S = 4.5
@@ -354,7 +354,7 @@ class Daemon:
         self._status = status
         self._notifier.status(status)
 
-    def _remember_ping(self, outcome: Outcome) -> None:
+    def _remember_ping(self, outcome: PingOutcome) -> None:
         remember(self.config.state.path, outcome)  # the state file of the config now in force
 
     async def _shut_down(self, tasks: list[asyncio.Task[None]]) -> None:
