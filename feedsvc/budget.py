@@ -61,11 +61,12 @@ def render_in_worker(article: Article, config: Config, budget: Budget) -> Entry:
             )
         try:
             outcome = receiver.recv()
-        except (EOFError, OSError):
+        except (EOFError, OSError) as exc:
             raise BudgetExceeded(
                 article.path,
                 f"rendering it failed (over {budget.memory_bytes // 2**20} MiB of memory?)",
-            ) from None
+                show_cause=False,  # the pipe's EOF says only that the worker died
+            ) from exc
     finally:
         sender.close()
         receiver.close()
@@ -91,8 +92,8 @@ def _render(sender: Connection, article: Article, config: Config, memory_bytes: 
         outcome = to_entry(article, config, Renderer())
     except ArticleError as error:
         outcome = (error.message, error.line)
-    except MemoryError:  # over the budget: the parent hears of it as the worker's failure
-        raise SystemExit(1) from None
+    except MemoryError as exc:  # over the budget: the parent hears of it as the worker's failure
+        raise SystemExit(1) from exc
     except Exception as exc:  # noqa: BLE001 (a bug, but this article's: reported by name)
         outcome = (f"cannot render the article ({exc!r})", None)
     sender.send(outcome)

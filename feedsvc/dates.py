@@ -153,8 +153,8 @@ def _slow(text: str) -> datetime:
     if iana:
         try:
             text, zone = iana.group(1), ZoneInfo(iana.group(2))
-        except (ZoneInfoNotFoundError, ValueError):
-            raise DateError(f"unknown time zone {quote_value(iana.group(2))}") from None
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise DateError(f"unknown time zone {quote_value(iana.group(2))}") from exc
     results = []
     for default in PROBES:
         with warnings.catch_warnings():
@@ -166,9 +166,9 @@ def _slow(text: str) -> datetime:
                 zone_name = name.group(1) if name else text
                 raise DateError(
                     f"unknown time zone {quote_value(zone_name)} in the date {quote_value(text)}"
-                ) from None
-            except (ValueError, OverflowError):
-                raise DateError(f"cannot understand the date {quote_value(text)}") from None
+                ) from warning
+            except (ValueError, OverflowError) as exc:
+                raise DateError(f"cannot understand the date {quote_value(text)}") from exc
     first, second = results
     if first.date() != second.date():
         raise DateError(f"incomplete date {quote_value(text)}: it needs a day, a month and a year")

@@ -67,8 +67,8 @@ class Renderer:
         raw_html = self._md.renderer.render(tokens, self._md.options, env)
         try:
             check_depth(raw_html, MAX_HTML_DEPTH)
-        except TooDeep:
-            raise MarkupError(f"its HTML nests more than {MAX_HTML_DEPTH} elements deep") from None
+        except TooDeep as exc:
+            raise MarkupError(f"its HTML nests more than {MAX_HTML_DEPTH} elements deep") from exc
         safe_html = nh3.clean(
             raw_html,
             tags=set(ALLOWED_TAGS),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import feedparser
@@ -98,3 +99,17 @@ def test_unchanged_files_are_not_read_again(tmp_path: Path) -> None:
     first = catalog.parsed[path]
     build(config, catalog=catalog)
     assert catalog.parsed[path] is first
+
+
+def test_a_catalog_given_another_configuration_starts_afresh_in_place_and_stays_warm(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config, path, catalog = built_good(tmp_path)
+    renamed = replace(config, site=replace(config.site, title="Another Title"))
+    with caplog.at_level("INFO", logger="feedsvc.catalog"):
+        build(renamed, catalog=catalog)
+    assert catalog.config == renamed  # the caller's catalog is the one carried on
+    assert "the configuration changed" in caplog.text
+    first = catalog.parsed[path]
+    build(renamed, catalog=catalog)
+    assert catalog.parsed[path] is first  # warm again: nothing read twice
