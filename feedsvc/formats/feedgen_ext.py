@@ -50,6 +50,19 @@ class FeedLinks(BaseExtension):
         return atom_feed
 
 
+class AlternateEntryLinks(BaseEntryExtension):
+    """Each Atom entry link marked rel="alternate", which feedgen 1.0 drops.
+
+    feedgen reads the rel off the element it has just made rather than off the link it was
+    given. An entry links only to its page, so each of its links is the alternate one.
+    """
+
+    def extend_atom(self, entry: etree._Element) -> etree._Element:
+        for link in entry.iterfind("link"):
+            link.set("rel", "alternate")
+        return entry
+
+
 class ChannelCharacterReferences(BaseExtension):
     """The channel's plain text with '&' and '<' as hexadecimal character references."""
 
