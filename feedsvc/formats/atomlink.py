@@ -1,11 +1,8 @@
-"""The feed-level links RSS and Atom both carry, as Atom link elements (RFC 4287, 4.2.7)."""
+"""The feed-level links RSS and Atom both carry as Atom link elements (RFC 4287, 4.2.7)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-
-from lxml import etree
 
 from feedsvc.model import Feed
 
@@ -27,11 +24,3 @@ def feed_links(feed: Feed, self_url: str, media_type: str) -> tuple[Link, ...]:
     A link to add to both formats (RFC 5005's archive links, say) is one more item here.
     """
     return (Link(self_url, "self", media_type), *(Link(hub, "hub") for hub in feed.hubs))
-
-
-def append_links(parent: etree._Element, links: Iterable[Link]) -> None:
-    """An atom:link element for each link, in order, at the end of ``parent``."""
-    for link in links:
-        element = etree.SubElement(parent, f"{{{ATOM_NS}}}link", href=link.href, rel=link.rel)
-        if link.type:
-            element.set("type", link.type)
