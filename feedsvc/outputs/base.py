@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 from feedsvc.model import Artifact, ArtifactKind, Manifest
@@ -25,9 +26,10 @@ class Put:
     media_type: str
     kind: ArtifactKind = ArtifactKind.SUBSCRIPTION
 
-    @property
+    @cached_property
     def digest(self) -> str:
-        """SHA-256 of the bytes, hexadecimal: what a sink stores to tell a change."""
+        """SHA-256 of the bytes, hexadecimal: what a sink stores to tell a change (computed
+        once: the manifest, the sink's comparison and its index all ask)."""
         return hashlib.sha256(self.content).hexdigest()
 
     def artifact(self) -> Artifact:
