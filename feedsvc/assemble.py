@@ -10,7 +10,9 @@ from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from feedsvc.budget import IN_PROCESS_CHARS, Budget, BudgetExceeded, render_in_worker
+from feedsvc.articles.read import read_body
+from feedsvc.budget import IN_PROCESS_CHARS, BudgetExceeded, render_in_worker
+from feedsvc.catalog.cache import recall_entries
 from feedsvc.catalog.memory import Catalog
 from feedsvc.config import Config
 from feedsvc.content import to_entry
@@ -18,7 +20,6 @@ from feedsvc.errors import ArticleError, BuildCancelled, display_path
 from feedsvc.formats import write_feed
 from feedsvc.model import Article, Entry, Failures, Feed, FeedSpec
 from feedsvc.plan import FeedPlan, newest_unique
-from feedsvc.render import Renderer
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # libxml2 (lxml, feedparser's parser, many readers) refuses a text node over 10,000,000 bytes,
@@ -129,16 +130,18 @@ def _render(
     """Each shown article's entry, rendered once; None when some could not be (they are
     then in the catalog's ``failures``)."""
     entries, failures = catalog.entries, catalog.failures
+    recall_entries(catalog, shown)
     rendered: list[Entry] = []
     for article in shown:
         entry = entries.get(article)
         if entry is None:
             if cancel is not None and cancel.is_set():
                 raise BuildCancelled()
-            entry = _guarded(article, failures, config, catalog.renderer, catalog.budget)
+            entry = _guarded(article, failures, config, catalog)
             if entry is None:
                 continue
             entries[article] = entry
+            catalog.rendered[article] = entry
         size = _entry_bytes(entry)
         if size > MAX_ENTRY_BYTES:
             failures[article.path] = (
@@ -189,15 +192,16 @@ def _guarded(
     article: Article,
     failures: Failures,
     config: Config,
-    renderer: Renderer,
-    budget: Budget,
+    catalog: Catalog,
 ) -> Entry | None:
-    """The article's entry (a large body rendered in a worker under ``budget``), or None with
-    its error recorded: one article never stops a build."""
+    """The article's entry (its body read again from its file; a large one rendered in a
+    worker under the catalog's budget), or None with its error recorded: one article never
+    stops a build."""
     try:
-        if len(article.body) > IN_PROCESS_CHARS:
-            return render_in_worker(article, config, budget)
-        return to_entry(article, config, renderer)
+        body = read_body(article, catalog.articles_root())
+        if len(body) > IN_PROCESS_CHARS:
+            return render_in_worker(article, body, config, catalog.budget)
+        return to_entry(article, body, config, catalog.renderer)
     except ArticleError as error:
         failures[article.path] = article, error
     except Exception as exc:  # noqa: BLE001 (a bug, but one article's: reported, with its cause)

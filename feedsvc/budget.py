@@ -37,7 +37,7 @@ class Budget:
     memory_bytes: int = 2 * 2**30
 
 
-def render_in_worker(article: Article, config: Config, budget: Budget) -> Entry:
+def render_in_worker(article: Article, body: str, config: Config, budget: Budget) -> Entry:
     """``to_entry`` for ``article`` in a child process; raises ArticleError when it fails or
     exceeds ``budget``."""
     import multiprocessing  # only builds that meet a large body pay for it
@@ -45,7 +45,7 @@ def render_in_worker(article: Article, config: Config, budget: Budget) -> Entry:
     context = multiprocessing.get_context("forkserver")
     receiver, sender = context.Pipe(duplex=False)
     worker = context.Process(
-        target=_render, args=(sender, article, config, budget.memory_bytes), daemon=True
+        target=_render, args=(sender, article, body, config, budget.memory_bytes), daemon=True
     )
     try:
         try:
@@ -80,7 +80,9 @@ def render_in_worker(article: Article, config: Config, budget: Budget) -> Entry:
     raise ArticleError(article.path, message, line=line)
 
 
-def _render(sender: Connection, article: Article, config: Config, memory_bytes: int) -> None:
+def _render(
+    sender: Connection, article: Article, body: str, config: Config, memory_bytes: int
+) -> None:
     """The child: cap its address space, render, send the Entry or the ArticleError back."""
     from feedsvc.content import to_entry
     from feedsvc.render import Renderer
@@ -89,7 +91,7 @@ def _render(sender: Connection, article: Article, config: Config, memory_bytes: 
     # An Entry, or an ArticleError's (message, line): its path is the parent's to add.
     outcome: Entry | tuple[str, int | None]
     try:
-        outcome = to_entry(article, config, Renderer())
+        outcome = to_entry(article, body, config, Renderer())
     except ArticleError as error:
         outcome = (error.message, error.line)
     except MemoryError as exc:  # over the budget: the parent hears of it as the worker's failure

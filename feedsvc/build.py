@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from feedsvc.catalog.cache import persist, persist_entries, warm
 from feedsvc.catalog.memory import Catalog
 from feedsvc.catalog.records import record_build_failure
 from feedsvc.config import Config
@@ -52,9 +54,12 @@ def build(
     if write and sink is None:
         sink = LocalDirSink(config.feeds.output, gzip_copies=config.feeds.gzip_copies)
     try:
+        warnings = warm(catalog)
         found = scan(catalog, changed=changed, progress=progress, cancel=cancel)
+        if write:
+            warnings += persist(catalog)
         plan = plan_build(config, found.outcomes, now)
-        return publish(
+        result = publish(
             config,
             plan,
             catalog,
@@ -62,8 +67,11 @@ def build(
             retry=found.rescan,
             cancel=cancel,
             allow_empty=allow_empty,
-            warnings=found.warnings,
+            warnings=(*warnings, *found.warnings),
         )
+        if write and (unsaved := persist_entries(catalog)):
+            result = replace(result, warnings=(*result.warnings, *unsaved))
+        return result
     except BuildCancelled:
         raise
     except Exception as exc:
@@ -76,6 +84,6 @@ def _record_failure(config: Config, exc: Exception) -> None:
     """The failed build, for `feedsvc status`; failing to record it is a warning only."""
     error = str(exc) if isinstance(exc, FeedsvcError) else repr(exc)
     try:
-        record_build_failure(config.state.path, error, datetime.now(UTC))
+        record_build_failure(config.state_path, error, datetime.now(UTC))
     except FeedsvcError as failure:
         log.warning("cannot record the build: %s", failure)

@@ -113,12 +113,12 @@ def run_status(args: argparse.Namespace, config: Config) -> int:
     """``feedsvc status``: the last build and the last ping outcome per endpoint."""
     from feedsvc.catalog.records import read_state
 
-    last_build, pings, failure = read_state(config.state.path)
+    last_build, pings, failure = read_state(config.state_path)
     if failure is not None:
         when = failure.finished.astimezone().isoformat(timespec="seconds")
         print(f"last build FAILED at {when}: {failure.error}")
     if last_build is None:
-        print(f"no build recorded yet in {display_path(config.state.path)}")
+        print(f"no build recorded yet in {display_path(config.state_path)}")
     else:
         written = ", ".join(last_build.written) or "nothing (feeds unchanged)"
         print(f"last build: {last_build.finished.astimezone().isoformat(timespec='seconds')}")
@@ -164,6 +164,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
         "site": {"url": getattr(args, "site_url", None), "title": getattr(args, "title", None)},
         "watch": {"poll": True if getattr(args, "poll", False) else None},
         "serve": {"bind": getattr(args, "bind", None)},
+        "state": {"dir": getattr(args, "state_dir", None)},
     }
 
 
@@ -234,6 +235,13 @@ def _common_options(default: object) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--config", type=Path, metavar="PATH", default=default, help="feedsvc.toml to read"
+    )
+    common.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        default=default,
+        help="the state directory (default: [state] dir, else .feedsvc/ beside the output)",
     )
     common.add_argument("-v", "--verbose", action="count", default=default, help="say more")
     common.add_argument("-q", "--quiet", action="count", default=default, help="say only errors")

@@ -21,6 +21,8 @@ from feedsvc.iri import iri_to_uri
 from feedsvc.serve.bind import parse_bind
 
 CONFIG_NAME = "feedsvc.toml"
+STATE_DIR_NAME = ".feedsvc"
+STATE_FILE_NAME = "state.sqlite"
 ARTICLE_URL_FIELDS = frozenset({"site_url", "slug", "year", "month", "day"})
 # BCP 47 in the shape feeds use: a language, then optional script, region and variants.
 LANGUAGE_TAG = re.compile(
@@ -118,9 +120,10 @@ class ServeConfig:
 
 @dataclass(frozen=True)
 class StateConfig:
-    """Where the daemon records the last build and ping outcomes, for `feedsvc status`."""
+    """The state directory: the parse cache, the last build and ping outcomes. None means
+    ``.feedsvc/`` beside the output directory."""
 
-    path: Path = Path("feedsvc-state.sqlite")
+    dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,12 @@ class Config:
     def timezone(self) -> tzinfo:
         """The zone of dates that name none."""
         return ZoneInfo(self.articles.default_timezone)
+
+    @property
+    def state_path(self) -> Path:
+        """The state database: in ``[state] dir``, else in ``.feedsvc/`` beside the output."""
+        directory = self.state.dir or self.feeds.output.parent / STATE_DIR_NAME
+        return directory / STATE_FILE_NAME
 
     def feed_url(self, name: str) -> str:
         """The public URL of the feed file ``name``: its self link, its WebSub topic."""

@@ -9,12 +9,12 @@ from feedsvc.model import Article, Entry
 from feedsvc.render import MarkupError, Renderer, summary_text
 
 
-def to_entry(article: Article, config: Config, renderer: Renderer) -> Entry:
-    """Render what a feed shows of an article: its body as safe HTML, and its summary.
+def to_entry(article: Article, body: str, config: Config, renderer: Renderer) -> Entry:
+    """Render what a feed shows of an article: its ``body`` as safe HTML, and its summary.
 
     Raises ArticleError for a body too large or deep to render within bounds."""
     try:
-        content_html, first_paragraph = renderer.render(article.body, article.link)
+        content_html, first_paragraph = renderer.render(body, article.link)
     except MarkupError as exc:
         message = f"the body cannot be published: {exc}"
         raise ArticleError(article.path, message, show_cause=False) from exc

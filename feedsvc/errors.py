@@ -53,9 +53,22 @@ class ArticleError(FeedsvcError):
         """The error as the CLI prints it and the daemon logs it: ``articles/bad.md:7: ...``."""
         return self._at(display_path(self.path))
 
+    @property
+    def reason(self) -> str:
+        """What is wrong, with its cause, without the path and line."""
+        return super().__str__()
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickled as its text (a process pool sends it back; its cause need not travel).
+        return (_article_error, (self.path, self.reason, self.line))
+
     def _at(self, shown_path: str) -> str:
         where = f"{shown_path}:{self.line}" if self.line else shown_path
-        return f"{where}: {super().__str__()}"
+        return f"{where}: {self.reason}"
+
+
+def _article_error(path: Path, reason: str, line: int | None) -> ArticleError:
+    return ArticleError(path, reason, line, show_cause=False)
 
 
 class SubjectError(FeedsvcError):

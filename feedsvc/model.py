@@ -125,7 +125,8 @@ class Source:
 class Article:
     """An article with its metadata understood: dates zoned, title clean, identity fixed.
 
-    The body is still Markdown: rendering is left for the articles a feed shows.
+    The body stays in its file (``digest`` names the version): it is read again, and
+    rendered, only for the articles a feed shows, so a large archive is not held in memory.
     """
 
     path: Path
@@ -135,7 +136,7 @@ class Article:
     title: str
     published: datetime
     updated: datetime
-    body: str
+    digest: bytes  # SHA-256 of the file's bytes: this version's identity
     summary: str | None = None
     tags: tuple[str, ...] = ()
     author: str | None = None
@@ -147,7 +148,8 @@ class Parsed:
     """One file's outcome, with the key and digest of the version it was read under.
 
     ``last_good`` is the article an earlier version of a now failing file gave: a file caught
-    mid-write stays published as it was until it parses again or goes away.
+    mid-write stays published as it was until it parses again or goes away. ``changed`` is
+    None until the file's content changes after it was first read.
     """
 
     key: FileKey
@@ -156,6 +158,8 @@ class Parsed:
     warnings: tuple[str, ...] = ()
     last_good: Article | None = None
     digest: bytes = b""
+    first_seen: datetime | None = None  # when this file was first read
+    changed: datetime | None = None  # when its content last changed, as first seen
 
     @property
     def published_article(self) -> Article | None:

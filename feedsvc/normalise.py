@@ -13,8 +13,13 @@ from feedsvc.model import Article, RawDate, Source
 from feedsvc.render import Renderer
 
 
-def normalise(source: Source, config: Config, renderer: Renderer) -> Article:
-    """Understand a Source's metadata; raises ArticleError naming the file, line and problem."""
+def normalise(
+    source: Source, config: Config, renderer: Renderer, changed: datetime | None = None
+) -> Article:
+    """Understand a Source's metadata; raises ArticleError naming the file, line and problem.
+
+    An article with no ``updated`` of its own was updated when its content last ``changed``
+    (as first seen), if that was after it was published."""
     path = source.path
     title = renderer.inline_text(source.title) if source.title else ""
     if not title:
@@ -28,6 +33,8 @@ def normalise(source: Source, config: Config, renderer: Renderer) -> Article:
     updated = published
     if source.updated is not None:
         updated = max(published, _date(source.updated, zone, source, source.updated_line))
+    elif changed is not None:
+        updated = max(published, changed)
     return Article(
         path=path,
         slug=source.slug,
@@ -36,7 +43,7 @@ def normalise(source: Source, config: Config, renderer: Renderer) -> Article:
         title=title,
         published=published,
         updated=updated,
-        body=source.body,
+        digest=source.digest,
         summary=source.summary,
         tags=tuple(t for t in (renderer.inline_text(tag) for tag in source.tags) if t),
         author=renderer.inline_text(source.author) if source.author else None,

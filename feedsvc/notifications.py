@@ -54,7 +54,7 @@ def owe(config: Config, topics: Iterable[str]) -> None:
     if not messages:
         return
     try:
-        add_pending(config.state.path, messages)
+        add_pending(config.state_path, messages)
     except FeedsvcError as error:
         log.warning("cannot keep the pending ping in the state file: %s", error)
 

@@ -83,7 +83,7 @@ def owed(config: Config, *, every_feed: bool = False) -> list[Notification]:
     """The notifications the builds since the last ping owe (kept by each publish), or with
     ``every_feed`` those about every feed the last build published; only to the endpoints
     the configuration still names."""
-    path = config.state.path
+    path = config.state_path
     if not every_feed:
         return [message for message in read_pending(path) if configured(config, message)]
     last = read_state(path).build
@@ -96,9 +96,9 @@ def owed(config: Config, *, every_feed: bool = False) -> list[Notification]:
 def settle(config: Config, outcomes: Iterable[PingOutcome]) -> None:
     """Record each outcome for `feedsvc status` and take it off the pings owed."""
     for outcome in outcomes:
-        remember(config.state.path, outcome)
+        remember(config.state_path, outcome)
         try:
-            remove_pending(config.state.path, outcome.notification)
+            remove_pending(config.state_path, outcome.notification)
         except FeedsvcError as error:
             log.warning("cannot update the pending pings: %s", error)
 
@@ -148,7 +148,7 @@ class Pinger:
 
         A message the configuration no longer asks for (a hub removed since) is dropped.
         """
-        path = self.config.state.path
+        path = self.config.state_path
         try:
             kept = await asyncio.to_thread(read_pending, path)
         except FeedsvcError as error:
@@ -197,7 +197,7 @@ class Pinger:
     ) -> None:
         """Add or remove ``message`` among the pending pings of the state file."""
         try:
-            await asyncio.to_thread(change, self.config.state.path, message)
+            await asyncio.to_thread(change, self.config.state_path, message)
         except FeedsvcError as error:
             log.warning("cannot keep the pending ping in the state file: %s", error)
 

@@ -103,7 +103,7 @@ def _record(config: Config, result: BuildResult) -> None:
         manifest=result.manifest,
     )
     try:
-        record_build(config.state.path, record)
+        record_build(config.state_path, record)
     except FeedsvcError as error:
         log.warning("cannot record the build: %s", error)
 

@@ -10,14 +10,16 @@ import os
 import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from feedsvc.articles.discover import find_article_files, is_article_path, root_key
-from feedsvc.articles.read import read_article_bytes, read_source
+from feedsvc.articles.read import read_article_bytes
 from feedsvc.catalog.memory import Catalog
 from feedsvc.errors import ArticleError, BuildCancelled, ConfigError, display_path
-from feedsvc.model import NO_KEY, FileKey, Parsed, file_key
-from feedsvc.normalise import normalise
+from feedsvc.model import Parsed, file_key
+from feedsvc.outcome import seen
+from feedsvc.pool import outcomes
 
 log = logging.getLogger("feedsvc.scan")
 Progress = Callable[[Sequence[Path]], Iterable[Path]]
@@ -124,7 +126,7 @@ def _refresh(
     compare: bool = False,
 ) -> None:
     """Parse the files (of ``only``, if given) that are new or changed since last seen;
-    ``present`` is ``files`` as a set.
+    ``present`` is ``files`` as a set. What changed is noted in the catalog's ``unsaved``.
 
     Paths a watcher named are read again whatever their stat says (a same-size rewrite
     within one timestamp tick keeps the key). With ``compare`` (a rescan of a catalog that has
@@ -133,21 +135,33 @@ def _refresh(
     """
     gone = catalog.parsed.keys() - present if only is None else set(only) - present
     for path in gone:
-        catalog.parsed.pop(path, None)
-        catalog.restored.pop(path, None)
+        if catalog.parsed.pop(path, None) is not None:
+            catalog.unsaved[path] = None
     candidates = files if only is None else [path for path in only if path in present]
-    for path in progress(candidates) if progress else candidates:
-        check_cancel(cancel)
-        known = catalog.parsed.get(path)
-        if only is None and known is not None and _unchanged(path, known, compare=compare):
-            continue
-        parsed = _parse(path, root, catalog)
-        if parsed.article is None:
-            last_good = known.published_article if known else catalog.restored.get(path)
-            parsed = replace(parsed, last_good=last_good)
-        else:
-            catalog.restored.pop(path, None)
-        catalog.parsed[path] = parsed
+    stale = [
+        path
+        for path in candidates
+        if only is not None
+        or (known := catalog.parsed.get(path)) is None
+        or not _unchanged(path, known, compare=compare)
+    ]
+    jobs = [(path, seen(catalog.parsed.get(path))) for path in stale]
+    done = outcomes(jobs, root, catalog.config, catalog.renderer, datetime.now(UTC))
+    try:
+        for path, parsed in zip(progress(stale) if progress else stale, done, strict=True):
+            check_cancel(cancel)
+            _remember(catalog, path, parsed)
+    finally:
+        done.close()  # here, not in whichever thread collects it: a pool is shut down
+
+
+def _remember(catalog: Catalog, path: Path, parsed: Parsed) -> None:
+    """Keep a file's new outcome; a failing one keeps the last good version published."""
+    known = catalog.parsed.get(path)
+    if parsed.article is None:
+        parsed = replace(parsed, last_good=known.published_article if known else None)
+    catalog.parsed[path] = parsed
+    catalog.unsaved[path] = parsed
 
 
 def _unchanged(path: Path, known: Parsed, *, compare: bool) -> bool:
@@ -167,35 +181,3 @@ def _unchanged(path: Path, known: Parsed, *, compare: bool) -> bool:
     except (OSError, ArticleError):
         return False
     return hashlib.sha256(data).digest() == known.digest
-
-
-def _parse(path: Path, root: Path, catalog: Catalog) -> Parsed:
-    """One file's outcome. Whatever goes wrong with one article stays that article's error:
-    it never takes the others down."""
-    try:
-        source = read_source(path, root)
-    except ArticleError as error:
-        return Parsed(_stat_key(path), None, error)
-    except Exception as exc:  # noqa: BLE001 (a bug, but one article's: reported, with its cause)
-        log.exception("unexpected error reading %s", display_path(path))
-        return Parsed(
-            _stat_key(path), None, ArticleError(path, f"cannot read the article ({exc!r})")
-        )
-    key, digest = source.key, source.digest
-    try:
-        article = normalise(source, catalog.config, catalog.renderer)
-    except ArticleError as error:
-        return Parsed(key, None, error, source.warnings, digest=digest)
-    except Exception as exc:  # noqa: BLE001
-        log.exception("unexpected error understanding %s", display_path(path))
-        error = ArticleError(path, f"cannot understand the article ({exc!r})")
-        return Parsed(key, None, error, source.warnings, digest=digest)
-    return Parsed(key, article, None, source.warnings, digest=digest)
-
-
-def _stat_key(path: Path) -> FileKey:
-    try:
-        status = os.stat(path)
-    except OSError:
-        return NO_KEY
-    return file_key(status)

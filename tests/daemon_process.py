@@ -108,5 +108,5 @@ def toml(site_url: str = "https://news.example.org/", extra: str = "") -> str:
         f'[site]\ntitle = "Example News"\nurl = "{site_url}"\n'
         '[articles]\ndir = "articles"\n[feeds]\noutput = "public"\n'
         '[watch]\ndebounce_ms = 100\n[schedule]\nrescan = "1h"\n'
-        '[state]\npath = "state.sqlite"\n' + extra
+        '[state]\ndir = "."\n' + extra
     )

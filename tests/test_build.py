@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -301,16 +302,16 @@ def test_an_unexpected_failure_in_one_article_spares_the_others(
     make_config: Callable[..., Config],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import feedsvc.scan as build_module
+    import feedsvc.outcome as build_module
 
     write_article("good.md", article("Good", "Body.", "2025-01-01"))
     cursed = write_article("cursed.md", article("Cursed", "Body.", "2025-01-02"))
     real_normalise = build_module.normalise
 
-    def failing_for_one(source, config, renderer):  # noqa: ANN001, ANN202
+    def failing_for_one(source, config, renderer, changed):  # noqa: ANN001, ANN202
         if source.path == cursed:
             raise RuntimeError("a bug")
-        return real_normalise(source, config, renderer)
+        return real_normalise(source, config, renderer, changed)
 
     monkeypatch.setattr(build_module, "normalise", failing_for_one)
     config = make_config()
@@ -401,21 +402,21 @@ def test_articles_on_another_device_than_before_are_warned_about(
 
 
 def test_an_entry_a_format_cannot_write_is_rejected_and_the_next_one_shown(
-    make_config: Callable[..., Config],
+    write_article: Callable[..., Path], make_config: Callable[..., Config]
 ) -> None:
     """The emitting boundary: an entry lxml refuses (an id with a control character that
     no reader check caught) costs its own article only."""
     config = make_config(feeds={"max_items": 1})
     good, bad = (
         Article(
-            path=Path(f"/articles/{name}.md"),
+            path=(path := write_article(f"{name}.md", "Body.")),
             slug=name,
             entry_id=entry_id,
             link=f"{SITE}{name}/",
             title=name.title(),
             published=datetime(2025, 6, day, tzinfo=UTC),
             updated=datetime(2025, 6, day, tzinfo=UTC),
-            body="Body.",
+            digest=hashlib.sha256(path.read_bytes()).digest(),
         )
         for name, entry_id, day in (("good", "tag:x,2025:good", 1), ("bad", "tag:x,2025:a\x01b", 2))
     )
@@ -463,11 +464,12 @@ def test_a_cancelled_build_stops_before_rendering_and_writes_nothing(
     catalog = Catalog(config)
     build(config, now=NOW, catalog=catalog)
     before = outputs(config)
-    catalog.entries.clear()  # as after a restore: every shown entry must be rendered again
+    config.state_path.unlink()  # no render cache either: every shown entry must be rendered
+    catalog = Catalog(config)
     cancel = threading.Event()
     cancel.set()
     with pytest.raises(BuildCancelled):
-        build(config, now=NOW, catalog=catalog, changed=[], cancel=cancel)
+        build(config, now=NOW, catalog=catalog, cancel=cancel)
     assert catalog.entries == {} and outputs(config) == before
 
 

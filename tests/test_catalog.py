@@ -84,11 +84,27 @@ def test_deleted_failing_file_leaves_the_feeds(tmp_path: Path) -> None:
     assert titles(tmp_path) == []  # ...unless asked for
 
 
-def test_one_off_build_has_no_last_good_version(tmp_path: Path) -> None:
+def test_one_off_builds_keep_the_last_good_version_in_the_state_directory(
+    tmp_path: Path,
+) -> None:
+    """Each CLI build is a new process: the parse and render caches carry the last good
+    version (its rendered entry, as its file no longer holds it) to the next one."""
     config, path = setup(tmp_path)
     path.write_text(GOOD)
     build(config)
     rewrite(path, HALF)
+    result = build(config)
+    assert titles(tmp_path) == ["Good title"]
+    assert result.stale == (path,) and len(result.rejected) == 1
+
+
+def test_without_its_state_a_one_off_build_has_no_last_good_version(tmp_path: Path) -> None:
+    config, path = setup(tmp_path)
+    path.write_text(GOOD)
+    build(config)
+    rewrite(path, HALF)
+    for name in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm"):
+        (tmp_path / ".feedsvc" / name).unlink(missing_ok=True)
     result = build(config, allow_empty=True)
     assert titles(tmp_path) == []
     assert result.stale == () and len(result.rejected) == 1

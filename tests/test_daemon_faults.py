@@ -71,7 +71,7 @@ def test_a_builder_that_dies_starves_the_watchdog_and_exits_1(
             "site": {"title": "Example News", "url": SITE},
             "articles": {"dir": "articles"},
             "feeds": {"output": "public"},
-            "state": {"path": "state.sqlite"},
+            "state": {"dir": "."},
         },
         tmp_path,
     )

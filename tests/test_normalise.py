@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc.articles.read import read_source
+from feedsvc.articles.read import read_body, read_source
 from feedsvc.config import Config
 from feedsvc.content import to_entry
 from feedsvc.dates import DateError
 from feedsvc.errors import ArticleError
-from feedsvc.model import Article
+from feedsvc.model import Article, Entry
 from feedsvc.normalise import normalise
 from feedsvc.render import Renderer
 from tests.conftest import article
@@ -127,7 +127,7 @@ def test_summary_from_the_first_paragraph_when_none_is_given(
 ) -> None:
     body = "![lead](lead.png)\n\nThe *first* paragraph " + "goes on and on " * 40 + "\n\nSecond."
     path = write_article("a.md", article("T", body, "June 02, 2025"))
-    entry = to_entry(understand(path), make_config(), Renderer())
+    entry = entry_of(understand(path), make_config())
     assert entry.summary.startswith("The first paragraph goes on")
     assert len(entry.summary) <= 300 and entry.summary.endswith("…")
     assert "Second" not in entry.summary
@@ -141,7 +141,7 @@ def test_given_summary_is_kept_as_written(
     path = write_article(
         "a.md", article("T", "Body.", "June 02, 2025", "Exactly   this — â€” too.")
     )
-    entry = to_entry(understand(path), make_config(), Renderer())
+    entry = entry_of(understand(path), make_config())
     assert entry.summary == "Exactly this — — too."
 
 
@@ -152,7 +152,7 @@ def test_a_long_given_summary_is_not_cut(
 ) -> None:
     written = "A carefully written description. " * 15
     path = write_article("a.md", article("T", "Body.", "June 02, 2025", written))
-    entry = to_entry(understand(path), make_config(), Renderer())
+    entry = entry_of(understand(path), make_config())
     assert entry.summary == written.strip()
     assert len(entry.summary) > 300
 
@@ -202,3 +202,8 @@ def test_a_date_rejection_keeps_the_date_error_as_its_cause(
         understand(path)
     assert isinstance(caught.value.__cause__, DateError)
     assert str(caught.value) == f"{path}:7: {caught.value.__cause__}"
+
+
+def entry_of(article: Article, config: Config) -> Entry:
+    """What a feed shows of ``article``, its body read again from its file."""
+    return to_entry(article, read_body(article, config.articles.dir), config, Renderer())

@@ -42,7 +42,7 @@ def make_config(tmp_path: Path, site_url: str = "https://news.example.org/", **p
         "articles": {"dir": "articles"},
         "feeds": {"output": "public"},
         "ping": {"timeout_s": 1.0, "max_attempts": 3, "backoff_s": 0.01, **ping},
-        "state": {"path": "state.sqlite"},
+        "state": {"dir": "."},
     }
     return config_from_dict(data, tmp_path)
 
@@ -196,7 +196,7 @@ def test_ping_command_exits_1_when_an_endpoint_fails_and_records_outcomes(tmp_pa
         toml = (
             '[site]\ntitle = "Example News"\nurl = "https://news.example.org/"\n'
             f'[ping]\nxmlrpc = ["{good}", "{bad}"]\ntimeout_s = 1\nmax_attempts = 2\n'
-            'backoff_s = 0.01\n[state]\npath = "state.sqlite"\n'
+            'backoff_s = 0.01\n[state]\ndir = "."\n'
         )
         (tmp_path / "feedsvc.toml").write_text(toml)
         command = [sys.executable, "-m", "feedsvc", "ping", "--all", "--config", "feedsvc.toml"]
@@ -264,7 +264,7 @@ def ping_site(tmp_path: Path, hub: str, service: str) -> Path:
     (tmp_path / "feedsvc.toml").write_text(
         '[site]\ntitle = "Example News"\nurl = "https://news.example.org/"\n'
         f'[ping]\nwebsub_hubs = ["{hub}"]\nxmlrpc = ["{service}"]\n'
-        'timeout_s = 1\nmax_attempts = 2\nbackoff_s = 0.01\n[state]\npath = "state.sqlite"\n'
+        'timeout_s = 1\nmax_attempts = 2\nbackoff_s = 0.01\n[state]\ndir = "."\n'
     )
     return tmp_path
 

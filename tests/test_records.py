@@ -7,10 +7,8 @@ import sqlite3
 import subprocess
 import sys
 import time
-from dataclasses import fields
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,23 +16,21 @@ from feedsvc.catalog.records import (
     BuildRecord,
     State,
     add_pending,
-    load_last_good,
     read_pending,
     read_state,
     record_build,
     record_build_failure,
     record_ping,
     remove_pending,
-    save_last_good,
 )
 from feedsvc.errors import ArticleError, StateError
-from feedsvc.model import Article, Notification, PingOutcome
+from feedsvc.model import Notification, PingOutcome
 
 FEEDS = ("rss.xml", "atom.xml")
 
 MOMENT = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
 CONFIG = '[site]\ntitle = "Example News"\nurl = "https://news.example.org/"\n'
-CONFIG += '[state]\npath = "state.sqlite"\n'
+CONFIG += '[state]\ndir = "."\n'
 
 
 def status(cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -93,61 +89,6 @@ def test_failed_build_is_shown_by_status_until_a_build_succeeds(tmp_path: Path) 
     record_build(path, built(3, 3, failed_at + timedelta(minutes=1)))
     assert read_state(path).failure is None
     assert "FAILED" not in status(tmp_path).stdout
-
-
-def an_article(**changes: object) -> Article:
-    values: dict[str, object] = {
-        "path": Path("/srv/articles/2025/a story.md"),
-        "slug": "a-story",
-        "entry_id": "tag:news.example.org,2025:a-story",
-        "link": "https://news.example.org/a-story",
-        "title": "A story — “quoted” ✓",
-        "published": datetime(2025, 3, 30, 1, 30, 15, 123456, tzinfo=ZoneInfo("Europe/Paris")),
-        "updated": datetime(1883, 11, 17, 12, 0, tzinfo=ZoneInfo("America/New_York")),
-        "body": "Line one\n\n<b>bold</b> \x00-free \U0001f600\n",
-        "summary": "Short.",
-        "tags": ("news", "ünïcode"),
-        "author": "Desk",
-        "draft": False,
-    }
-    values.update(changes)
-    return Article(**values)  # type: ignore[arg-type]
-
-
-def test_last_good_articles_round_trip_exactly(tmp_path: Path) -> None:
-    path = tmp_path / "state.sqlite"
-    first = an_article()
-    second = an_article(
-        path=Path("/srv/articles/b.md"),
-        published=datetime(2025, 1, 1, tzinfo=timezone(timedelta(hours=-12))),
-        updated=datetime(2025, 1, 1, tzinfo=UTC),
-        summary=None,
-        tags=(),
-        author=None,
-        draft=True,
-    )
-    save_last_good(path, {first.path: first, second.path: second})
-    loaded = load_last_good(path)
-    assert loaded == {first.path: first, second.path: second}
-    for original in (first, second):
-        back = loaded[original.path]
-        for field in fields(Article):
-            assert getattr(back, field.name) == getattr(original, field.name), field.name
-        for name in ("published", "updated"):
-            moment, restored = getattr(original, name), getattr(back, name)
-            assert restored.timestamp() == moment.timestamp()
-            assert restored.utcoffset() == moment.utcoffset()
-        assert isinstance(back.tags, tuple) and isinstance(back.path, Path)
-
-
-def test_saving_last_good_replaces_the_whole_set(tmp_path: Path) -> None:
-    path = tmp_path / "state.sqlite"
-    first, second = an_article(), an_article(path=Path("/srv/articles/b.md"))
-    save_last_good(path, {first.path: first, second.path: second})
-    save_last_good(path, {second.path: second})
-    assert load_last_good(path) == {second.path: second}
-    save_last_good(path, {})
-    assert load_last_good(path) == {}
 
 
 def test_pending_pings_stay_until_removed(tmp_path: Path) -> None:
@@ -238,13 +179,3 @@ def test_locked_state_file_gives_up_quickly_with_one_error(tmp_path: Path) -> No
         locker.communicate("", timeout=10)
     assert read_state(path).build.entries == 1  # type: ignore[union-attr]
     assert not list(tmp_path.glob("*.corrupt-*"))
-
-
-@pytest.mark.parametrize("damage", ["not json", '{"path": "a.md"}', "[1, 2]"])
-def test_a_damaged_last_good_row_is_skipped_not_fatal(tmp_path: Path, damage: str) -> None:
-    path = tmp_path / "state.sqlite"
-    first, second = an_article(), an_article(path=Path("/srv/articles/b.md"))
-    save_last_good(path, {first.path: first, second.path: second})
-    with sqlite3.connect(path) as db:
-        db.execute("UPDATE last_good SET article = ? WHERE path = ?", (damage, str(first.path)))
-    assert load_last_good(path) == {second.path: second}

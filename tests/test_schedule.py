@@ -73,7 +73,7 @@ def article(name: str, published: datetime) -> Article:
         title=name,
         published=published,
         updated=published,
-        body="",
+        digest=b"",
     )
 
 

@@ -12,10 +12,21 @@ from pathlib import Path
 
 from feedsvc.articles.parse import parse_source
 from feedsvc.errors import ArticleError, display_path
-from feedsvc.model import NO_KEY, FileKey, Source, file_key
+from feedsvc.model import NO_KEY, Article, FileKey, Source, file_key
 
 MAX_ARTICLE_BYTES = 16 * 2**20  # a larger file is a stray log or dump, not an article
 CONTROL_BYTES = bytes([*range(0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20)])
+
+
+def read_body(article: Article, root: Path) -> str:
+    """The Markdown body of ``article``, read again from its file; raises ArticleError when
+    the file no longer holds that version (it changed or went since the scan: the next build
+    takes the new one)."""
+    source = read_source(article.path, root)
+    if source.digest != article.digest:
+        message = "changed while the feeds were being built: the next build takes it"
+        raise ArticleError(article.path, message)
+    return source.body
 
 
 def read_source(path: Path, root: Path) -> Source:

@@ -55,6 +55,41 @@ MIGRATIONS: tuple[str, ...] = (
     "ALTER TABLE build ADD COLUMN manifest TEXT NOT NULL DEFAULT '';",
     # What kind of endpoint each ping outcome is from (rows from before say '').
     "ALTER TABLE ping ADD COLUMN kind TEXT NOT NULL DEFAULT '';",
+    # The parse cache (catalog/cache.py): one row per article file, and what it was made under.
+    """
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS article (
+        path BLOB PRIMARY KEY,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        inode INTEGER NOT NULL,
+        digest BLOB NOT NULL,
+        first_seen TEXT,
+        changed TEXT,
+        error TEXT,
+        error_line INTEGER,
+        warnings TEXT,
+        slug TEXT,
+        entry_id TEXT,
+        link TEXT,
+        title TEXT,
+        published TEXT,
+        updated TEXT,
+        article_digest BLOB,
+        summary TEXT,
+        tags TEXT,
+        author TEXT,
+        draft INTEGER
+    );
+    DROP TABLE IF EXISTS last_good;
+    CREATE TABLE IF NOT EXISTS entry (
+        path BLOB PRIMARY KEY,
+        article_digest BLOB NOT NULL,
+        link TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        content_html TEXT NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Long enough for another writer's transaction here (milliseconds); short enough that a

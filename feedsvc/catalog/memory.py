@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,8 +19,8 @@ log = logging.getLogger("feedsvc.catalog")
 class Catalog:
     """Parsed files keyed by path (each with the (size, mtime, inode) it was read under), and
     rendered entries (and the articles that could not be rendered) keyed by the immutable
-    Article. A one-off build starts with an empty Catalog, so it has no last good version of
-    a failing file to fall back on unless one is restored.
+    Article. A build reads in the state database's parse cache once (``cached``) and writes
+    back what it learned (``unsaved``, ``rendered``), so a new process starts warm.
     """
 
     config: Config
@@ -31,8 +30,11 @@ class Catalog:
     renderer: Renderer = field(default_factory=Renderer)
     files: list[Path] | None = None  # every article file, path order; None before a full scan
     root: RootKey | None = None  # the articles directory at the last scan
-    restored: dict[Path, Article] = field(default_factory=dict)
     budget: Budget = field(default_factory=Budget)
+    # Outcomes not yet in the state database's parse cache (None: the file is gone).
+    unsaved: dict[Path, Parsed | None] = field(default_factory=dict)
+    cached: bool = False  # the parse cache was read in
+    rendered: dict[Article, Entry] = field(default_factory=dict)  # not yet in the cache
 
     def adopt(self, config: Config) -> None:
         """Serve builds under ``config`` from now on. What was learned under another
@@ -47,8 +49,10 @@ class Catalog:
         self.failures.clear()
         self.files = None
         self.root = None
-        self.restored.clear()
+        self.unsaved.clear()
+        self.rendered.clear()
+        self.cached = False
 
-    def restore_last_good(self, articles: Mapping[Path, Article]) -> None:
-        """Seed the last good versions an earlier process published (from its state file)."""
-        self.restored.update(articles)
+    def articles_root(self) -> Path:
+        """The articles directory as the last scan resolved it (article paths are below it)."""
+        return Path(self.root.real) if self.root is not None else self.config.articles.dir

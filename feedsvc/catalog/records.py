@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
 from feedsvc.catalog.db import transact
-from feedsvc.model import Article, Manifest, Notification, PingOutcome
+from feedsvc.model import Manifest, Notification, PingOutcome
 from feedsvc.outputs.base import manifest_from_json, manifest_to_json
 
 log = logging.getLogger("feedsvc.catalog")
@@ -176,32 +176,6 @@ def read_pending(path: Path) -> list[Notification]:
     return [Notification(*row) for row in rows]
 
 
-def save_last_good(path: Path, articles: Mapping[Path, Article]) -> None:
-    """Replace the whole set of last good versions: the articles published for files that
-    currently fail to parse, so that a restart still publishes them."""
-    rows = [(str(file), json.dumps(_article_to_json(a))) for file, a in articles.items()]
-
-    def write(db: sqlite3.Connection) -> None:
-        db.execute("DELETE FROM last_good")
-        db.executemany("INSERT INTO last_good VALUES (?, ?)", rows)
-
-    transact(path, write)
-
-
-def load_last_good(path: Path) -> dict[Path, Article]:
-    """The last good versions `save_last_good` kept, by file."""
-    if not path.is_file():
-        return {}
-    rows = transact(path, lambda db: db.execute("SELECT path, article FROM last_good").fetchall())
-    articles = {}
-    for file, text in rows:
-        try:
-            articles[Path(file)] = _article_from_json(json.loads(text))
-        except (ValueError, KeyError, TypeError) as exc:  # a row from another version, or damaged
-            log.warning("state file: ignoring the last good version of %s (%r)", file, exc)
-    return articles
-
-
 def _manifest(text: str) -> Manifest:
     """The manifest a build row holds; an empty one for rows written before there were any."""
     if not text:
@@ -211,38 +185,3 @@ def _manifest(text: str) -> Manifest:
     except (ValueError, UnicodeEncodeError) as exc:
         log.warning("state file: ignoring a damaged manifest (%r)", exc)
         return Manifest()
-
-
-def _article_to_json(article: Article) -> dict[str, object]:
-    # Dates as ISO 8601 with their offset: a zone becomes a fixed offset, the instant is kept.
-    return {
-        "path": str(article.path),
-        "slug": article.slug,
-        "entry_id": article.entry_id,
-        "link": article.link,
-        "title": article.title,
-        "published": article.published.isoformat(),
-        "updated": article.updated.isoformat(),
-        "body": article.body,
-        "summary": article.summary,
-        "tags": list(article.tags),
-        "author": article.author,
-        "draft": article.draft,
-    }
-
-
-def _article_from_json(data: dict) -> Article:
-    return Article(
-        path=Path(data["path"]),
-        slug=data["slug"],
-        entry_id=data["entry_id"],
-        link=data["link"],
-        title=data["title"],
-        published=datetime.fromisoformat(data["published"]),
-        updated=datetime.fromisoformat(data["updated"]),
-        body=data["body"],
-        summary=data["summary"],
-        tags=tuple(data["tags"]),
-        author=data["author"],
-        draft=data["draft"],
-    )

@@ -22,13 +22,12 @@ from typing import TypeVar
 
 from feedsvc.build import build
 from feedsvc.catalog.memory import Catalog
-from feedsvc.catalog.records import load_last_good, save_last_good
 from feedsvc.config import Config
 from feedsvc.daemon.schedule import Schedule
 from feedsvc.daemon.systemd import SystemdNotifier
 from feedsvc.daemon.watch import watch_articles
 from feedsvc.errors import BuildCancelled, FeedsvcError, PublishError, display_path
-from feedsvc.model import Article, BuildResult, PingOutcome
+from feedsvc.model import BuildResult, PingOutcome
 from feedsvc.notifications import announced_paths, feed_urls
 from feedsvc.ping import Pinger, remember
 
@@ -61,7 +60,6 @@ class Daemon:
         self._rejected: set[str] = set()
         self._warned: set[str] = set()  # rejections and warnings are logged once, when new
         self._stale: set[Path] = set()
-        self._kept: dict[Path, Article] = {}  # the last good versions the state file holds
         self._status = "starting"
         self._schedule = Schedule(self.request_build)
         self._pinger: Pinger | None = None
@@ -87,7 +85,6 @@ class Daemon:
                 display_path(self.config.articles.dir),
                 display_path(self.config.feeds.output),
             )
-            self._restore_last_good(self._catalog, self.config)
             self._start_watcher()
             self._schedule.start(self.config)
             await self._build("first build", first=True)
@@ -164,7 +161,7 @@ class Daemon:
         started = time.monotonic()
         try:
             result = await _in_thread(
-                lambda: _build_and_record(config, catalog, changed, cancel, self._kept)
+                lambda: build(config, catalog=catalog, changed=changed, cancel=cancel)
             )
         except BuildCancelled:
             log.info("build cancelled: stopping")
@@ -251,11 +248,7 @@ class Daemon:
             return
         self._schedule.configure(config)
         old, self.config = self.config, config
-        catalog = Catalog(config)
-        self._restore_last_good(catalog, old)
-        if config.state.path != old.state.path:
-            self._kept = {}  # the new state file holds none yet
-        self._catalog = catalog
+        self._catalog = Catalog(config)  # warmed from the state file's parse cache
         self._rejected, self._warned, self._stale = set(), set(), set()
         if self._pinger is not None:
             self._pinger.reconfigure(config)
@@ -274,16 +267,6 @@ class Daemon:
         log.info("configuration reloaded")
         self.request_build("configuration reloaded")
         self._notifier.ready(self._status)
-
-    def _restore_last_good(self, catalog: Catalog, config: Config) -> None:
-        """Seed ``catalog`` with the last good versions kept in ``config``'s state file, so a
-        file caught half-written at a restart stays published as it was."""
-        try:
-            self._kept = load_last_good(config.state.path)
-        except FeedsvcError as error:
-            log.warning("cannot read the last good versions: %s", error)
-            return
-        catalog.restore_last_good(self._kept)
 
     def _essential(
         self, work: Coroutine[object, object, None], what: str, stop: asyncio.Event
@@ -355,7 +338,7 @@ class Daemon:
         self._notifier.status(status)
 
     def _remember_ping(self, outcome: PingOutcome) -> None:
-        remember(self.config.state.path, outcome)  # the state file of the config now in force
+        remember(self.config.state_path, outcome)  # the state file of the config now in force
 
     async def _shut_down(self, tasks: list[asyncio.Task[None]]) -> None:
         deadline = time.monotonic() + STOP_TIMEOUT_S
@@ -375,36 +358,6 @@ class Daemon:
         if self._pinger is not None:
             await self._pinger.close()
         log.info("stopped")
-
-
-def _build_and_record(
-    config: Config,
-    catalog: Catalog,
-    changed: set[Path] | None,
-    cancel: threading.Event,
-    kept: dict[Path, Article],
-) -> BuildResult:
-    """One build (which records itself and the pings it owes in the catalog), and the
-    versions the feeds and the schedule hold, kept there when they changed (``kept`` is
-    what was saved last), so that a file caught half-written at the next start is
-    published as it was. A worker thread runs this."""
-    result = build(config, catalog=catalog, changed=changed, cancel=cancel)
-    published = (*result.shown, *result.scheduled, *result.stale_articles)
-    last_good = {article.path: article for article in published}
-    if last_good != kept and _keep_state(save_last_good, config.state.path, last_good):
-        kept.clear()
-        kept.update(last_good)
-    return result
-
-
-def _keep_state(write: Callable[..., None], *args: object) -> bool:
-    """Write to the state file; failing to is a warning, never a failed build."""
-    try:
-        write(*args)
-    except FeedsvcError as error:
-        log.warning("cannot record the build: %s", error)
-        return False
-    return True
 
 
 async def _in_thread(work: Callable[[], T]) -> T:

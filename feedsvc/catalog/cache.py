@@ -1,0 +1,266 @@
+"""The parse cache in the state database: each article file's outcome, keyed by the
+(size, mtime, inode) and content digest it was read under, with when the file was first seen
+and when its content last changed. A cold start reads again only the files whose key
+changed; rows made under another configuration (other ids, links, dates) are dropped."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+
+from feedsvc import __version__
+from feedsvc.catalog.db import transact
+from feedsvc.catalog.memory import Catalog
+from feedsvc.config import Config
+from feedsvc.errors import ArticleError, FeedsvcError
+from feedsvc.model import Article, Entry, Parsed
+
+# Bumped whenever what a row means changes (parsing, normalising, this layout).
+CACHE_VERSION = 1
+_COLUMNS = (
+    "path, size, mtime_ns, inode, digest, first_seen, changed, error, error_line, warnings,"
+    " slug, entry_id, link, title, published, updated, article_digest, summary, tags, author,"
+    " draft"
+)
+_BATCH = 500  # paths per query: under SQLite's limit on parameters
+log = logging.getLogger("feedsvc.catalog")
+_PLACES = ", ".join("?" * len(_COLUMNS.split(",")))
+
+
+def fingerprint(config: Config) -> str:
+    """What the cached outcomes were made under: the version, and every setting that goes
+    into an Article (the site's URL, the article URL template, the default zone, …)."""
+    made_under = (CACHE_VERSION, __version__, config.site, config.articles)
+    made_under += (config.feeds.article_url,)
+    return hashlib.sha256(repr(made_under).encode("utf-8")).hexdigest()
+
+
+def load_parsed(path: Path, config: Config) -> dict[Path, Parsed]:
+    """Every cached outcome made under ``config``, by file; none when the database is new,
+    or was made under another configuration (its rows are then dropped)."""
+    if not path.is_file():
+        return {}
+    made_under = fingerprint(config)
+
+    def read(db: sqlite3.Connection) -> list[tuple]:
+        if _fingerprint(db) != made_under:
+            return []
+        return db.execute(f"SELECT {_COLUMNS} FROM article").fetchall()
+
+    return dict(_parsed(row) for row in transact(path, read))
+
+
+def save_parsed(path: Path, config: Config, changed: Mapping[Path, Parsed | None]) -> None:
+    """Store the outcomes of the files read again (None: the file is gone), in one
+    transaction."""
+    made_under = fingerprint(config)
+    rows = [_row(file, parsed) for file, parsed in changed.items() if parsed is not None]
+    rows = [row for row in rows if _storable(row)]
+    gone = [(os.fsencode(file),) for file, parsed in changed.items() if parsed is None]
+
+    def write(db: sqlite3.Connection) -> None:
+        if _fingerprint(db) != made_under:
+            db.execute("DELETE FROM article")
+            db.execute("DELETE FROM entry")
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (made_under,))
+        db.executemany(f"INSERT OR REPLACE INTO article ({_COLUMNS}) VALUES ({_PLACES})", rows)
+        db.executemany("DELETE FROM article WHERE path = ?", gone)
+        db.executemany("DELETE FROM entry WHERE path = ?", gone)
+
+    transact(path, write)
+
+
+def warm(catalog: Catalog) -> list[str]:
+    """Read the parse cache into a catalog that has not read it yet (outcomes it already
+    holds win); returns warnings: an unusable cache is read as empty, never an error."""
+    if catalog.cached:
+        return []
+    catalog.cached = True
+    try:
+        cached = load_parsed(catalog.config.state_path, catalog.config)
+    except FeedsvcError as error:
+        return [f"the parse cache cannot be read, so every article is read again: {error}"]
+    for path, parsed in cached.items():
+        catalog.parsed.setdefault(path, parsed)
+    return []
+
+
+def persist(catalog: Catalog) -> list[str]:
+    """Write the catalog's unsaved outcomes to the parse cache; returns warnings (a cache
+    that cannot be written costs the next cold start time, not this build)."""
+    if not catalog.unsaved:
+        return []
+    try:
+        save_parsed(catalog.config.state_path, catalog.config, catalog.unsaved)
+    except FeedsvcError as error:
+        return [f"the parse cache cannot be written: {error}"]
+    catalog.unsaved.clear()
+    return []
+
+
+def recall_entries(catalog: Catalog, articles: Iterable[Article]) -> None:
+    """Fill the catalog's entries, for those of ``articles`` it lacks, with the renders the
+    cache holds of those very versions: a cold start renders only what it never rendered."""
+    missing = {os.fsencode(a.path): a for a in articles if a not in catalog.entries}
+    if not missing or not catalog.config.state_path.is_file():
+        return
+    made_under = fingerprint(catalog.config)
+    keys = list(missing)
+
+    def read(db: sqlite3.Connection) -> list[tuple]:
+        if _fingerprint(db) != made_under:
+            return []
+        rows = []
+        for start in range(0, len(keys), _BATCH):
+            batch = keys[start : start + _BATCH]
+            rows += db.execute(
+                "SELECT path, article_digest, link, summary, content_html FROM entry"
+                f" WHERE path IN ({', '.join('?' * len(batch))})",
+                batch,
+            ).fetchall()
+        return rows
+
+    try:
+        rows = transact(catalog.config.state_path, read)
+    except FeedsvcError as error:
+        log.warning("the render cache cannot be read: %s", error)
+        return
+    for path, digest, link, summary, content_html in rows:
+        article = missing[path]
+        if article.digest == digest and article.link == link:
+            catalog.entries[article] = _entry(article, summary, content_html)
+
+
+def persist_entries(catalog: Catalog) -> list[str]:
+    """Write the entries rendered since the last call to the render cache; returns warnings."""
+    if not catalog.rendered:
+        return []
+    made_under = fingerprint(catalog.config)
+    rows = [
+        (os.fsencode(a.path), a.digest, a.link, entry.summary, entry.content_html)
+        for a, entry in catalog.rendered.items()
+    ]
+    rows = [row for row in rows if _storable(row)]
+
+    def write(db: sqlite3.Connection) -> None:
+        if _fingerprint(db) == made_under:  # else the parse cache is being rebuilt: wait
+            db.executemany("INSERT OR REPLACE INTO entry VALUES (?, ?, ?, ?, ?)", rows)
+
+    try:
+        transact(catalog.config.state_path, write)
+    except FeedsvcError as error:
+        return [f"the render cache cannot be written: {error}"]
+    catalog.rendered.clear()
+    return []
+
+
+def _entry(article: Article, summary: str, content_html: str) -> Entry:
+    return Entry(
+        entry_id=article.entry_id,
+        link=article.link,
+        title=article.title,
+        published=article.published,
+        updated=article.updated,
+        summary=summary,
+        content_html=content_html,
+        tags=article.tags,
+        author=article.author,
+    )
+
+
+def _fingerprint(db: sqlite3.Connection) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
+    return None if row is None else row[0]
+
+
+def _storable(row: tuple) -> bool:
+    """False for a row holding text SQLite cannot store (a lone surrogate): its file is
+    simply read again next time."""
+    try:
+        for value in row:
+            if isinstance(value, str):
+                value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _row(file: Path, parsed: Parsed) -> tuple:
+    article = parsed.published_article
+    error = parsed.error
+    head = (
+        os.fsencode(file),  # bytes: a file name need not be UTF-8
+        *parsed.key,
+        parsed.digest,
+        _iso(parsed.first_seen),
+        _iso(parsed.changed),
+        None if error is None else error.reason,
+        None if error is None else error.line,
+        json.dumps(list(parsed.warnings)) if parsed.warnings else None,
+    )
+    if article is None:
+        return head + (None,) * 11
+    return head + (
+        article.slug,
+        article.entry_id,
+        article.link,
+        article.title,
+        article.published.isoformat(),
+        article.updated.isoformat(),
+        article.digest,
+        article.summary,
+        json.dumps(list(article.tags)) if article.tags else None,
+        article.author,
+        int(article.draft),
+    )
+
+
+def _parsed(row: tuple) -> tuple[Path, Parsed]:
+    (file, size, mtime_ns, inode, digest, first_seen, changed, message, line, warnings) = row[:10]
+    path = Path(os.fsdecode(file))
+    article = _article(path, row[10:])
+    error = None if message is None else ArticleError(path, message, line, show_cause=False)
+    return path, Parsed(
+        key=(size, mtime_ns, inode),
+        article=article if error is None else None,
+        error=error,
+        warnings=tuple(json.loads(warnings)) if warnings else (),
+        last_good=article if error is not None else None,
+        digest=digest,
+        first_seen=_datetime(first_seen),
+        changed=_datetime(changed),
+    )
+
+
+def _article(path: Path, columns: Iterable) -> Article | None:
+    slug, entry_id, link, title, published, updated, digest, summary, tags, author, draft = columns
+    if slug is None:
+        return None
+    return Article(
+        path=path,
+        slug=slug,
+        entry_id=entry_id,
+        link=link,
+        title=title,
+        published=datetime.fromisoformat(published),
+        updated=datetime.fromisoformat(updated),
+        digest=digest,
+        summary=summary,
+        tags=tuple(json.loads(tags)) if tags else (),
+        author=author,
+        draft=bool(draft),
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _datetime(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)

@@ -1,0 +1,61 @@
+"""Many article files to their outcomes at once: on every core (a process pool) when there
+are enough of them to pay for the workers, else here. Outcomes come back in the order given."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+from feedsvc.config import Config
+from feedsvc.model import Parsed
+from feedsvc.outcome import Seen, outcome
+from feedsvc.render import Renderer
+
+# Below this many files a pool costs more (starting workers) than it saves.
+MIN_PARALLEL = 1000
+CHUNK = 250
+Job = tuple[Path, Seen | None]
+
+
+def outcomes(
+    jobs: Sequence[Job], root: Path, config: Config, renderer: Renderer, now: datetime
+) -> Iterator[Parsed]:
+    """Each job's outcome, in order: read in a pool of processes when there are many."""
+    workers = _workers(len(jobs))
+    if workers < 2:
+        for path, before in jobs:
+            yield outcome(path, root, config, renderer, before, now)
+        return
+    chunks = [jobs[i : i + CHUNK] for i in range(0, len(jobs), CHUNK)]
+    pool = ProcessPoolExecutor(workers, mp_context=_context())
+    try:
+        futures = [pool.submit(_chunk, chunk, root, config, now) for chunk in chunks]
+        for future in futures:
+            yield from future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _workers(jobs: int) -> int:
+    if jobs < MIN_PARALLEL:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(cores or 1, -(-jobs // CHUNK))
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """fork when this process runs one thread (the CLI: workers start at once, nothing to
+    import again); forkserver otherwise (forking a threaded process can deadlock)."""
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver")
+
+
+def _chunk(jobs: Sequence[Job], root: Path, config: Config, now: datetime) -> list[Parsed]:
+    renderer = Renderer()
+    return [outcome(path, root, config, renderer, before, now) for path, before in jobs]
