@@ -61,15 +61,15 @@ def save_parsed(path: Path, config: Config, changed: Mapping[Path, Parsed | None
     transaction."""
     made_under = fingerprint(config)
     rows = [_row(file, parsed) for file, parsed in changed.items() if parsed is not None]
-    rows = [row for row in rows if _storable(row)]
     gone = [(os.fsencode(file),) for file, parsed in changed.items() if parsed is None]
 
     def write(db: sqlite3.Connection) -> None:
+        db.execute("BEGIN IMMEDIATE")
         if _fingerprint(db) != made_under:
             db.execute("DELETE FROM article")
             db.execute("DELETE FROM entry")
             db.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (made_under,))
-        db.executemany(f"INSERT OR REPLACE INTO article ({_COLUMNS}) VALUES ({_PLACES})", rows)
+        _insert(db, f"INSERT OR REPLACE INTO article ({_COLUMNS}) VALUES ({_PLACES})", rows)
         db.executemany("DELETE FROM article WHERE path = ?", gone)
         db.executemany("DELETE FROM entry WHERE path = ?", gone)
 
@@ -146,11 +146,11 @@ def persist_entries(catalog: Catalog) -> list[str]:
         (os.fsencode(a.path), a.digest, a.link, entry.summary, entry.content_html)
         for a, entry in catalog.rendered.items()
     ]
-    rows = [row for row in rows if _storable(row)]
 
     def write(db: sqlite3.Connection) -> None:
+        db.execute("BEGIN IMMEDIATE")
         if _fingerprint(db) == made_under:  # else the parse cache is being rebuilt: wait
-            db.executemany("INSERT OR REPLACE INTO entry VALUES (?, ?, ?, ?, ?)", rows)
+            _insert(db, "INSERT OR REPLACE INTO entry VALUES (?, ?, ?, ?, ?)", rows)
 
     try:
         transact(catalog.config.state_path, write)
@@ -179,9 +179,20 @@ def _fingerprint(db: sqlite3.Connection) -> str | None:
     return None if row is None else row[0]
 
 
+def _insert(db: sqlite3.Connection, statement: str, rows: list[tuple]) -> None:
+    """Insert ``rows``, less any holding text SQLite cannot store (a lone surrogate): their
+    files are simply read again next time."""
+    db.execute("SAVEPOINT rows")
+    try:
+        db.executemany(statement, rows)
+    except UnicodeEncodeError:
+        db.execute("ROLLBACK TO rows")
+        db.executemany(statement, [row for row in rows if _storable(row)])
+    db.execute("RELEASE rows")
+
+
 def _storable(row: tuple) -> bool:
-    """False for a row holding text SQLite cannot store (a lone surrogate): its file is
-    simply read again next time."""
+    """False for a row holding text SQLite cannot store."""
     try:
         for value in row:
             if isinstance(value, str):
