@@ -59,7 +59,9 @@ def test_daemon_unit_is_a_sandboxed_notify_service() -> None:
         assert setting in unit
     assert any(line.startswith("WatchdogSec=") for line in unit)
     assert any(line.startswith("ReadWritePaths=") for line in unit)
-    assert f"ExecStart={INSTALLED} run --config /etc/feedsvc/feedsvc.toml" in unit
+    start = f"ExecStart={INSTALLED} run --config /etc/feedsvc/feedsvc.toml"
+    assert f"{start} --state-dir /var/lib/feedsvc" in unit
+    assert "StateDirectory=feedsvc" in unit  # systemd makes /var/lib/feedsvc, owned by it
 
 
 def test_daemon_unit_raises_the_open_file_limit_for_the_server() -> None:
