@@ -15,6 +15,7 @@ from pathlib import Path
 
 from feedsvc.articles.discover import find_article_files, is_article_path, root_key
 from feedsvc.articles.read import read_article_bytes
+from feedsvc.catalog.cache import thaw
 from feedsvc.catalog.memory import Catalog
 from feedsvc.errors import ArticleError, BuildCancelled, ConfigError, display_path
 from feedsvc.model import Parsed, file_key
@@ -138,6 +139,7 @@ def _refresh(
         if catalog.parsed.pop(path, None) is not None:
             catalog.unsaved[path] = None
     candidates = files if only is None else [path for path in only if path in present]
+    _thaw(catalog, candidates, whole=only is None)
     stale = [
         path
         for path in candidates
@@ -153,6 +155,20 @@ def _refresh(
             _remember(catalog, path, parsed)
     finally:
         done.close()  # here, not in whichever thread collects it: a pool is shut down
+
+
+def _thaw(catalog: Catalog, candidates: list[Path], *, whole: bool) -> None:
+    """Take the parse cache's rows of ``candidates`` into the catalog (with the scan's own
+    Paths); after a ``whole`` scan, the rows left name files that went."""
+    if not catalog.cold:
+        return
+    for path in candidates:
+        row = catalog.cold.pop(os.fspath(path), None)
+        if row is not None:
+            catalog.parsed[path] = thaw(path, row)
+    if whole:
+        catalog.unsaved.update((Path(name), None) for name in catalog.cold)
+        catalog.cold.clear()
 
 
 def _remember(catalog: Catalog, path: Path, parsed: Parsed) -> None:

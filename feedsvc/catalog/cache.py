@@ -42,8 +42,14 @@ def fingerprint(config: Config) -> str:
 
 
 def load_parsed(path: Path, config: Config) -> dict[Path, Parsed]:
-    """Every cached outcome made under ``config``, by file; none when the database is new,
-    or was made under another configuration (its rows are then dropped)."""
+    """Every cached outcome made under ``config``, by file (see ``load_rows``)."""
+    return {Path(file): thaw(Path(file), row) for file, row in load_rows(path, config).items()}
+
+
+def load_rows(path: Path, config: Config) -> dict[str, tuple]:
+    """Every cached outcome made under ``config``, as a row by file name (``thaw`` makes it
+    a Parsed, once its Path is at hand); none when the database is new, or was made under
+    another configuration (its rows are dropped at the next save)."""
     if not path.is_file():
         return {}
     made_under = fingerprint(config)
@@ -53,7 +59,7 @@ def load_parsed(path: Path, config: Config) -> dict[Path, Parsed]:
             return []
         return db.execute(f"SELECT {_COLUMNS} FROM article").fetchall()
 
-    return dict(_parsed(row) for row in transact(path, read))
+    return {os.fsdecode(row[0]): row for row in transact(path, read)}
 
 
 def save_parsed(path: Path, config: Config, changed: Mapping[Path, Parsed | None]) -> None:
@@ -83,11 +89,11 @@ def warm(catalog: Catalog) -> list[str]:
         return []
     catalog.cached = True
     try:
-        cached = load_parsed(catalog.config.state_path, catalog.config)
+        rows = load_rows(catalog.config.state_path, catalog.config)
     except FeedsvcError as error:
         return [f"the parse cache cannot be read, so every article is read again: {error}"]
-    for path, parsed in cached.items():
-        catalog.parsed.setdefault(path, parsed)
+    known = {os.fspath(path) for path in catalog.parsed}
+    catalog.cold = {name: row for name, row in rows.items() if name not in known}
     return []
 
 
@@ -232,12 +238,12 @@ def _row(file: Path, parsed: Parsed) -> tuple:
     )
 
 
-def _parsed(row: tuple) -> tuple[Path, Parsed]:
-    (file, size, mtime_ns, inode, digest, first_seen, changed, message, line, warnings) = row[:10]
-    path = Path(os.fsdecode(file))
+def thaw(path: Path, row: tuple) -> Parsed:
+    """The outcome a row of ``load_rows`` holds for the file at ``path``."""
+    size, mtime_ns, inode, digest, first_seen, changed, message, line, warnings = row[1:10]
     article = _article(path, row[10:])
     error = None if message is None else ArticleError(path, message, line, show_cause=False)
-    return path, Parsed(
+    return Parsed(
         key=(size, mtime_ns, inode),
         article=article if error is None else None,
         error=error,

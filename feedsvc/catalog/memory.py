@@ -34,6 +34,7 @@ class Catalog:
     # Outcomes not yet in the state database's parse cache (None: the file is gone).
     unsaved: dict[Path, Parsed | None] = field(default_factory=dict)
     cached: bool = False  # the parse cache was read in
+    cold: dict[str, tuple] = field(default_factory=dict)  # its rows, by name, until scanned
     rendered: dict[Article, Entry] = field(default_factory=dict)  # not yet in the cache
 
     def adopt(self, config: Config) -> None:
@@ -52,6 +53,7 @@ class Catalog:
         self.unsaved.clear()
         self.rendered.clear()
         self.cached = False
+        self.cold.clear()
 
     def articles_root(self) -> Path:
         """The articles directory as the last scan resolved it (article paths are below it)."""
