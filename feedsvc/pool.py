@@ -3,18 +3,20 @@ are enough of them to pay for the workers, else here. Outcomes come back in the 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from feedsvc.config import Config
 from feedsvc.model import Parsed
 from feedsvc.outcome import Seen, outcome
 from feedsvc.render import Renderer
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
 
 # Below this many files a pool costs more (starting workers) than it saves.
 MIN_PARALLEL = 1000
@@ -31,6 +33,8 @@ def outcomes(
         for path, before in jobs:
             yield outcome(path, root, config, renderer, before, now)
         return
+    from concurrent.futures import ProcessPoolExecutor  # only a large scan pays for it
+
     chunks = [jobs[i : i + CHUNK] for i in range(0, len(jobs), CHUNK)]
     pool = ProcessPoolExecutor(workers, mp_context=_context())
     try:
@@ -48,9 +52,11 @@ def _workers(jobs: int) -> int:
     return min(cores or 1, -(-jobs // CHUNK))
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context() -> BaseContext:
     """fork when this process runs one thread (the CLI: workers start at once, nothing to
     import again); forkserver otherwise (forking a threaded process can deadlock)."""
+    import multiprocessing
+
     if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("forkserver")

@@ -123,6 +123,9 @@ def _attempt(path: Path, work: Callable[[sqlite3.Connection], T]) -> T:
     except OSError as exc:
         raise StateError(display_path(path), "cannot open the state file") from exc
     try:
+        # In WAL mode, NORMAL syncs at checkpoints, not at every commit: a power cut may lose
+        # the last records (a cache, rebuilt from the articles), never the file's consistency.
+        db.execute("PRAGMA synchronous = NORMAL")
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version < SCHEMA_VERSION:
             _migrate(db, version)
