@@ -226,6 +226,22 @@ def test_the_cache_is_used_by_the_parallel_parse_too(tmp_path: Path) -> None:
     )
 
 
+def survivors(marker: str, wait_s: float = 5.0) -> list[int]:
+    """The processes whose command line holds ``marker``, once they had ``wait_s`` to go."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and marker in (entry / "cmdline").read_bytes().decode():
+                    found.append(int(entry.name))
+            except (OSError, UnicodeDecodeError):
+                continue
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
 KILLED_BUILD = """
 import sys
 from feedsvc.cli import main
@@ -258,6 +274,7 @@ def test_a_build_killed_at_any_moment_leaves_state_and_feeds_consistent(tmp_path
         time.sleep(rng.uniform(0.05, 1.5))
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
+        assert survivors(str(site / "feedsvc.toml")) == []  # its parse workers died with it
         if config.state_path.exists():
             with sqlite3.connect(config.state_path) as db:
                 assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
