@@ -1,24 +1,27 @@
 """The feeds' documents for the due articles: each entry rendered and emitted inside its own
 error boundary, so one article that cannot be shown is rejected by name and the next one
-takes its place."""
+takes its place; a document whose source key is unchanged is neither rendered nor written."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 
+from feedsvc.archive import DocumentPlan, chronological, lay_out
 from feedsvc.budget import IN_PROCESS_CHARS, Budget, BudgetExceeded, render_in_worker
 from feedsvc.catalog.memory import Catalog
 from feedsvc.config import Config
 from feedsvc.content import to_entry
 from feedsvc.errors import ArticleError, BuildCancelled, display_path
 from feedsvc.formats import write_feed
-from feedsvc.model import Article, Entry, Failures, Feed, FeedSpec
-from feedsvc.plan import FeedPlan, newest_unique
+from feedsvc.model import Article, Artifact, ArtifactKind, Entry, Failures, Feed, FeedSpec
+from feedsvc.plan import FeedPlan
 from feedsvc.render import Renderer
+from feedsvc.sourcekey import config_token, document_key
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # libxml2 (lxml, feedparser's parser, many readers) refuses a text node over 10,000,000 bytes,
@@ -31,13 +34,31 @@ log = logging.getLogger("feedsvc.assemble")
 
 
 @dataclass(frozen=True)
+class Document:
+    """One file of a feed: its spec and source key, and either its new bytes (``content``) or,
+    when its key shows it unchanged since it was published, the artifact published then."""
+
+    spec: FeedSpec
+    key: str
+    content: bytes | None = None
+    kept: Artifact | None = None
+
+
+@dataclass(frozen=True)
 class Documents:
-    """A build's feeds: the articles shown, each feed file's bytes, and what went wrong."""
+    """A feed's documents: the articles its subscription files show, each file, the articles
+    kept in memory for the next build (``hot``), and what went wrong."""
 
     shown: tuple[Article, ...]
-    files: tuple[tuple[str, bytes], ...]
+    documents: tuple[Document, ...]
     rejected: tuple[ArticleError, ...]
     warnings: tuple[str, ...]
+    hot: tuple[Article, ...] = ()
+
+    @property
+    def files(self) -> tuple[tuple[str, bytes], ...]:
+        """(path, bytes) of each document made anew."""
+        return tuple((d.spec.path, d.content) for d in self.documents if d.content is not None)
 
 
 def assemble(
@@ -46,32 +67,66 @@ def assemble(
     catalog: Catalog,
     retry: bool = False,
     cancel: threading.Event | None = None,
+    *,
+    published: Mapping[str, Artifact] | None = None,
+    identities: Mapping[Path, str] | None = None,
 ) -> Documents:
-    """The documents of ``feed``: its newest ``max_items`` articles that can be shown.
+    """The documents of ``feed``: its newest ``max_items`` articles that can be shown, and
+    (see archive.lay_out) archive pages of all the older ones.
 
-    The catalog's ``entries`` and ``failures`` carry what earlier builds rendered or rejected,
-    so each article is rendered once; both are trimmed to the articles of this build. Nothing
-    here hashes every due article: a one-file republish of a large archive stays cheap.
+    A document whose source key equals the one ``catalog.documents`` remembers, and whose
+    artifact ``published`` (the sink's listing) still holds, is neither rendered nor written:
+    it is kept. Without ``published`` (a check) every document is made. The catalog's
+    ``entries`` and ``failures`` carry what earlier builds rendered or rejected, so each
+    article is rendered once; the site's feed (no topic) forgets the failures of articles no
+    longer due.
     """
+    failures = catalog.failures
     due = list(feed.articles)
-    entries, failures = catalog.entries, catalog.failures
-    _keep_due(failures, due, retry)
-    candidates = _without(due, failures)
+    if feed.topic is None:
+        _keep_due(failures, due, retry)
+    owners, duplicates = unique(due)
+    ordered = sorted(owners, key=chronological)
+    head = _channel(config, feed)
+    token = config_token(config)
+    identities = identities or {}
+    made: dict[str, tuple[str, bytes]] = {}  # path -> (key, bytes) made by this call
     limit = feed.max_items
     while True:
-        shown, duplicates = newest_unique(candidates, limit)
-        rendered = _render(config, shown, catalog, cancel)
+        candidates = _without(ordered, failures)
+        layout = lay_out(config, feed.specs, candidates, limit)
+        heads = {plan.spec.path: _head(head, plan) for plan in layout}
+        keys = {
+            plan.spec.path: document_key(token, plan, heads[plan.spec.path], identities)
+            for plan in layout
+        }
+        kept = {
+            path: artifact
+            for path, key in keys.items()
+            if (artifact := _kept(catalog, published, path, key)) is not None
+        }
+        todo = [plan for plan in layout if plan.spec.path not in kept]
+        needed = list(dict.fromkeys(a for plan in todo for a in plan.articles))
+        rendered = _render(config, needed, catalog, cancel)
         if rendered is None:
-            candidates = _without(candidates, failures)
             continue
-        files, broken = _emit(
-            config, feed.specs, _feed(config, rendered), dict(zip(rendered, shown, strict=True))
-        )
+        broken: Failures = {}
+        for plan in todo:
+            path = plan.spec.path
+            if made.get(path, ("",))[0] == keys[path]:
+                continue
+            content, broken = _emit(config, plan, heads[path], rendered)
+            if broken:
+                break
+            made[path] = keys[path], content
         if broken:
             failures.update(broken)
-            candidates = _without(candidates, broken)
             continue
-        largest = max(len(content) for _, content in files)
+        shown = layout[0].articles
+        subscription = [
+            made[p.spec.path][1] for p in layout[: len(feed.specs)] if p.spec.path not in kept
+        ]
+        largest = max(map(len, subscription), default=0)
         if largest <= MAX_FEED_BYTES:
             break
         if len(shown) == 1:  # alone too large for a feed: never publishable as it is
@@ -82,16 +137,19 @@ def assemble(
                     f"too large to publish: its feed would be {largest / 2**20:.1f} MiB",
                 ),
             )
-            candidates = _without(candidates, failures)
             continue
         # Fewer entries, in proportion: the oldest ones wait outside the feed, unrejected.
         limit = max(1, min(len(shown) - 1, len(shown) * MAX_FEED_BYTES // largest))
-    _keep_only(entries, shown)
+    documents = tuple(
+        Document(plan.spec, keys[plan.spec.path], kept=kept[plan.spec.path])
+        if plan.spec.path in kept
+        else Document(plan.spec, keys[plan.spec.path], content=made[plan.spec.path][1])
+        for plan in layout
+    )
     warnings = [
-        f"{name} is {len(content) / 1e6:.1f} MB: some aggregators drop feeds over 1 MB;"
-        " consider a lower [feeds] max_items"
-        for name, content in files
-        if len(content) > LARGE_FEED_BYTES
+        _large_warning(d.spec, len(d.content))
+        for d in documents
+        if d.content is not None and len(d.content) > LARGE_FEED_BYTES
     ]
     if limit < feed.max_items and len(shown) < len(candidates):
         warnings.append(
@@ -99,7 +157,55 @@ def assemble(
             f" {feed.max_items}: more would take them past {MAX_FEED_BYTES // 2**20} MiB"
         )
     rejected = [*duplicates, *(error for _, error in failures.values())]
-    return Documents(tuple(shown), files, tuple(rejected), tuple(warnings))
+    if feed.topic is not None:
+        rejected = []  # the site's feed holds every due article and reports them once
+    newest_page = next((p.articles for p in reversed(layout) if p.archive), ())
+    return Documents(
+        tuple(shown), documents, tuple(rejected), tuple(warnings), (*shown, *newest_page)
+    )
+
+
+def unique(due: Sequence[Article]) -> tuple[list[Article], list[ArticleError]]:
+    """The articles that own their ids, and an error for each other claimant: of two
+    articles claiming one id, the one whose path sorts first keeps it (``due`` is in path
+    order)."""
+    owners: dict[str, Article] = {}
+    duplicates: list[ArticleError] = []
+    for article in due:
+        owner = owners.setdefault(article.entry_id, article)
+        if owner is not article:
+            message = f"the id {article.entry_id!r} is already used by {owner.path}"
+            duplicates.append(ArticleError(article.path, message))
+    return list(owners.values()), duplicates
+
+
+def keep_entries(catalog: Catalog, keep: Iterable[Article]) -> None:
+    """Keep only the rendered entries of ``keep`` (the articles the next build will most
+    likely write again); the rest are rendered again if a document needs them."""
+    _keep_only(catalog.entries, keep)
+
+
+def _kept(
+    catalog: Catalog, published: Mapping[str, Artifact] | None, path: str, key: str
+) -> Artifact | None:
+    """The artifact published at ``path`` when its key is ``key`` and the sink still holds it."""
+    if published is None:
+        return None
+    remembered = catalog.documents.get(path)
+    if remembered is None or remembered[0] != key:
+        return None
+    listed = published.get(path)
+    if listed is None or listed.digest != remembered[1].digest:
+        return None
+    return remembered[1]
+
+
+def _large_warning(spec: FeedSpec, size: int) -> str:
+    setting = "archive_page_size" if spec.kind is ArtifactKind.ARCHIVE else "max_items"
+    return (
+        f"{spec.path} is {size / 1e6:.1f} MB: some aggregators drop feeds over 1 MB;"
+        f" consider a lower [feeds] {setting}"
+    )
 
 
 def _without(articles: list[Article], failures: Failures) -> list[Article]:
@@ -122,15 +228,15 @@ def _keep_due(failures: Failures, due: list[Article], retry: bool) -> None:
 
 def _render(
     config: Config,
-    shown: list[Article],
+    articles: list[Article],
     catalog: Catalog,
     cancel: threading.Event | None,
-) -> list[Entry] | None:
-    """Each shown article's entry, rendered once; None when some could not be (they are
-    then in the catalog's ``failures``)."""
+) -> dict[Article, Entry] | None:
+    """Each article's entry, rendered once; None when some could not be (they are then in
+    the catalog's ``failures``)."""
     entries, failures = catalog.entries, catalog.failures
-    rendered: list[Entry] = []
-    for article in shown:
+    rendered: dict[Article, Entry] = {}
+    for article in articles:
         entry = entries.get(article)
         if entry is None:
             if cancel is not None and cancel.is_set():
@@ -150,26 +256,25 @@ def _render(
                 ),
             )
         else:
-            rendered.append(entry)
-    return rendered if len(rendered) == len(shown) else None
+            rendered[article] = entry
+    return rendered if len(rendered) == len(articles) else None
 
 
 def _emit(
-    config: Config, specs: tuple[FeedSpec, ...], feed: Feed, articles: dict[Entry, Article]
-) -> tuple[tuple[tuple[str, bytes], ...], Failures]:
-    """The bytes of each of ``specs``' files; when a format cannot be written, the entries to
-    blame."""
-    files = []
-    for spec in specs:
-        try:
-            files.append((spec.path, write_feed(spec.format, feed, config.feed_url(spec.path))))
-        except Exception as exc:  # noqa: BLE001 (narrowed to the entries below)
-            broken = _blame(config, feed, spec, articles)
-            if not broken:
-                raise
-            log.debug("cannot write %s: %r", spec.path, exc)
-            return (), broken
-    return tuple(files), {}
+    config: Config, plan: DocumentPlan, head: Feed, rendered: Mapping[Article, Entry]
+) -> tuple[bytes, Failures]:
+    """The bytes of ``plan``'s file; when its format cannot be written, the entries to blame."""
+    articles = {rendered[article]: article for article in plan.articles}
+    feed = _with_entries(head, tuple(articles))
+    spec = plan.spec
+    try:
+        return write_feed(spec.format, feed, config.feed_url(spec.path)), {}
+    except Exception as exc:  # noqa: BLE001 (narrowed to the entries below)
+        broken = _blame(config, feed, spec, articles)
+        if not broken:
+            raise
+        log.debug("cannot write %s: %r", spec.path, exc)
+        return b"", broken
 
 
 def _blame(config: Config, feed: Feed, spec: FeedSpec, articles: dict[Entry, Article]) -> Failures:
@@ -222,14 +327,38 @@ def _keep_only(mapping: MutableMapping[Article, object], keep: Iterable[Article]
         del mapping[article]
 
 
-def _feed(config: Config, entries: list[Entry]) -> Feed:
-    return Feed(
-        title=config.site.title,
-        home_url=config.site.url,
+def _channel(config: Config, feed: FeedPlan) -> Feed:
+    """The channel of ``feed``'s documents, without entries: the site's, or a topic's."""
+    site = config.site
+    channel = Feed(
+        title=site.title,
+        home_url=site.url,
         description=config.description,
-        language=config.site.language,
-        author=config.site.author,
-        updated=max((entry.updated for entry in entries), default=EPOCH),
-        entries=tuple(entries),
+        language=site.language,
+        author=site.author,
+        updated=EPOCH,
+        entries=(),
         hubs=config.ping.websub_hubs,
     )
+    topic = feed.topic
+    if topic is None:
+        return channel
+    about = f"tagged “{topic.name}”" if topic.kind == "tag" else f"by {topic.name}"
+    return replace(
+        channel,
+        title=f"{site.title} — {topic.name}",
+        description=f"Articles {about} from {site.title}",
+        feed_id=config.feed_url(topic.base),
+    )
+
+
+def _head(channel: Feed, plan: DocumentPlan) -> Feed:
+    """The channel as ``plan``'s document states it: its links; no hubs on an archive page,
+    which nobody subscribes to."""
+    hubs = () if plan.archive else channel.hubs
+    return replace(channel, links=plan.links, archive=plan.archive, hubs=hubs)
+
+
+def _with_entries(head: Feed, entries: tuple[Entry, ...]) -> Feed:
+    updated = max((entry.updated for entry in entries), default=EPOCH)
+    return replace(head, entries=entries, updated=updated)

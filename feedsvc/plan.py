@@ -1,31 +1,35 @@
 """What each feed holds: a pure decision over parsed articles and the clock, with no I/O.
 
 Published articles are due, drafts never are, future-dated ones wait for their time; of two
-articles claiming one id, the one whose path sorts first keeps it. Rendering (which may turn
-an article away) happens after, in assemble, which picks from the plan.
+articles claiming one id, the one whose path sorts first keeps it. The site's feed holds
+every due article; with ``[feeds] tag_feeds`` or ``author_feeds``, each tag's or author's
+feed those about it. Rendering (which may turn an article away) and archive pages come
+after, in assemble, which picks from the plan.
 """
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from feedsvc.config import Config
 from feedsvc.errors import ArticleError
 from feedsvc.model import ATOM_TYPE, JSON_TYPE, RSS_TYPE, Article, ArtifactKind, FeedSpec, Parsed
+from feedsvc.sourcekey import article_identity
+from feedsvc.topics import Topic, TopicKind, topics_of
 
 
 @dataclass(frozen=True)
 class FeedPlan:
-    """One feed: the files it is written as, the articles it may hold (in path order), and how
-    many of the newest it shows."""
+    """One feed: its subscription files, the articles it may hold (in path order), how many of
+    the newest those files show, and the topic it is about (None: the whole site)."""
 
     specs: tuple[FeedSpec, ...]
     articles: tuple[Article, ...]
     max_items: int
+    topic: Topic | None = None
 
 
 @dataclass(frozen=True)
@@ -39,16 +43,41 @@ class Plan:
     scheduled: tuple[Article, ...]  # oldest first
     stale: tuple[Article, ...]  # last good versions of failing files, still published
     articles: int  # article files seen
+    # each due article's content identity (sourcekey.article_identity), by path
+    identities: Mapping[Path, str] = field(default_factory=dict)
 
 
 def subscription_feeds(config: Config) -> tuple[FeedSpec, ...]:
     """The files of the feed readers subscribe to, one per format, at the output's root."""
-    del config  # every site has the same three today; tag and author feeds will read it
+    del config  # every site has the same three
+    return channel_specs("", ArtifactKind.SUBSCRIPTION)
+
+
+def channel_specs(base: str, kind: ArtifactKind) -> tuple[FeedSpec, ...]:
+    """A feed's subscription files, one per format, in the directory ``base`` ("" or ending
+    in '/')."""
     return (
-        FeedSpec("rss.xml", "rss", RSS_TYPE, ArtifactKind.SUBSCRIPTION),
-        FeedSpec("atom.xml", "atom", ATOM_TYPE, ArtifactKind.SUBSCRIPTION),
-        FeedSpec("feed.json", "json", JSON_TYPE, ArtifactKind.SUBSCRIPTION),
+        FeedSpec(f"{base}rss.xml", "rss", RSS_TYPE, kind),
+        FeedSpec(f"{base}atom.xml", "atom", ATOM_TYPE, kind),
+        FeedSpec(f"{base}feed.json", "json", JSON_TYPE, kind),
     )
+
+
+def topic_feeds(config: Config, due: Sequence[Article]) -> list[FeedPlan]:
+    """The feed of each tag and author of ``due``, as ``[feeds] tag_feeds`` and
+    ``author_feeds`` ask."""
+    kinds: list[TopicKind] = []
+    if config.feeds.tag_feeds:
+        kinds.append("tag")
+    if config.feeds.author_feeds:
+        kinds.append("author")
+    return [
+        FeedPlan(
+            channel_specs(topic.base, ArtifactKind.TOPIC), articles, config.feeds.max_items, topic
+        )
+        for kind in kinds
+        for topic, articles in topics_of(kind, due)
+    ]
 
 
 def plan_build(config: Config, outcomes: Sequence[Parsed], now: datetime) -> Plan:
@@ -60,6 +89,7 @@ def plan_build(config: Config, outcomes: Sequence[Parsed], now: datetime) -> Pla
     scheduled: list[Article] = []
     due: list[Article] = []
     stale: list[Article] = []
+    identities: dict[Path, str] = {}
     for parsed in outcomes:
         warnings.extend(parsed.warnings)
         if parsed.error is not None:
@@ -75,29 +105,16 @@ def plan_build(config: Config, outcomes: Sequence[Parsed], now: datetime) -> Pla
             scheduled.append(article)
         else:
             due.append(article)
+            digest = parsed.digest if article is parsed.article else b""
+            identities[article.path] = article_identity(article, digest)
     subscription = FeedPlan(subscription_feeds(config), tuple(due), config.feeds.max_items)
     return Plan(
-        feeds=(subscription,),
+        feeds=(subscription, *topic_feeds(config, due)),
         rejected=tuple(rejected),
         warnings=tuple(warnings),
         drafts=tuple(drafts),
         scheduled=tuple(sorted(scheduled, key=lambda a: a.published)),
         stale=tuple(stale),
         articles=len(outcomes),
+        identities=identities,
     )
-
-
-def newest_unique(due: Sequence[Article], count: int) -> tuple[list[Article], list[ArticleError]]:
-    """The ``count`` newest articles, newest first; of two articles claiming one id, the one
-    whose path sorts first keeps it (``due`` is in path order)."""
-    owners: dict[str, Article] = {}
-    duplicates: list[ArticleError] = []
-    for article in due:
-        owner = owners.setdefault(article.entry_id, article)
-        if owner is not article:
-            message = f"the id {article.entry_id!r} is already used by {owner.path}"
-            duplicates.append(ArticleError(article.path, message))
-    newest = heapq.nlargest(
-        count, owners.values(), key=lambda a: (a.published, a.updated, a.entry_id)
-    )
-    return newest, duplicates

@@ -1,26 +1,39 @@
 """A plan to published files: each feed's documents assembled, put into the sink (only what
-changed), the pings that change owes kept, and the outcome recorded in the catalog."""
+changed; a document whose source key is unchanged is not even made), documents no longer
+planned removed, the pings that change owes kept, and the outcome recorded in the catalog."""
 
 from __future__ import annotations
 
 import json
 import logging
 import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from lxml import etree
 
-from feedsvc.assemble import assemble
+from feedsvc.assemble import Document, assemble, keep_entries, unique
 from feedsvc.catalog.memory import Catalog
 from feedsvc.catalog.records import BuildRecord, record_build
 from feedsvc.config import Config
 from feedsvc.errors import ArticleError, EmptyFeedRefused, FeedsvcError
-from feedsvc.model import ATOM_TYPE, JSON_TYPE, Article, BuildResult, FeedSpec, Manifest
+from feedsvc.model import (
+    ATOM_TYPE,
+    JSON_TYPE,
+    Article,
+    Artifact,
+    ArtifactKind,
+    BuildResult,
+    FeedSpec,
+    Manifest,
+)
 from feedsvc.notifications import announced_paths, feed_urls, owe
 from feedsvc.outputs.base import Put, Sink
 from feedsvc.plan import Plan
 from feedsvc.scan import check_cancel
 
+# What a publish removes once no longer planned; subscription feeds are never removed.
+REMOVABLE = frozenset({ArtifactKind.ARCHIVE, ArtifactKind.TOPIC})
 log = logging.getLogger("feedsvc.publish")
 
 
@@ -41,31 +54,50 @@ def publish(
     A publish that would take feeds with entries to none raises EmptyFeedRefused unless
     ``allow_empty``; ``cancel`` being set raises BuildCancelled before anything is written.
     Both leave the published files as they were. ``retry`` retries renders that ran out of
-    their budget (on a rescan).
+    their budget (on a rescan). The catalog's ``documents`` remember each published
+    document's source key and artifact, so the next publish makes only the changed ones.
     """
     found: list[str] = list(warnings) + list(plan.warnings)
     rejected: list[ArticleError] = list(plan.rejected)
+    published = sink.list() if sink is not None else None
+    documents: list[Document] = []
     puts: list[Put] = []
+    hot: list[Article] = []
     shown: tuple[Article, ...] = ()
-    for feed in plan.feeds:
-        documents = assemble(config, feed, catalog, retry=retry, cancel=cancel)
-        rejected.extend(documents.rejected)
-        found.extend(documents.warnings)
-        specs = {spec.path: spec for spec in feed.specs}
-        puts += [_put(specs[path], content) for path, content in documents.files]
-        shown = shown or documents.shown  # the first feed planned is the subscription feed
-    manifest = Manifest(tuple(put.artifact() for put in puts))
+    for index, feed in enumerate(plan.feeds):
+        made = assemble(
+            config,
+            feed,
+            catalog,
+            retry=retry,
+            cancel=cancel,
+            published=published,
+            identities=plan.identities,
+        )
+        found.extend(made.warnings)
+        documents.extend(made.documents)
+        puts += [_put(d.spec, d.content) for d in made.documents if d.content is not None]
+        hot.extend(made.hot)
+        if index == 0:  # the first feed planned is the site's: it holds every due article
+            shown = made.shown
+    # Failures found in any feed are reported once, after all of them.
+    rejected.extend(_site_rejections(catalog, plan))
+    keep_entries(catalog, hot)
+    manifest = Manifest(tuple(_artifact(d) for d in documents))
     if sink is not None:
         check_cancel(cancel)
         if not shown and not allow_empty:
-            _refuse_emptying(sink, puts)
+            _refuse_emptying(sink, [put for put in puts if put.kind is ArtifactKind.SUBSCRIPTION])
         changed = sink.put(puts, before_commit=lambda paths: _owe(config, manifest, paths))
         manifest = Manifest(manifest.artifacts, tuple(changed))
+        _forget_unplanned(sink, catalog, published or {}, documents)
     result = BuildResult(
         entries=len(shown),
         written=tuple(config.feeds.output / path for path in manifest.changed),
         unchanged=tuple(
-            config.feeds.output / put.path for put in puts if put.path not in manifest.changed
+            config.feeds.output / artifact.path
+            for artifact in manifest.artifacts
+            if artifact.path not in manifest.changed
         ),
         rejected=tuple(sorted(rejected, key=lambda e: str(e.path))),
         warnings=tuple(found),
@@ -84,6 +116,40 @@ def publish(
 
 def _put(spec: FeedSpec, content: bytes) -> Put:
     return Put(spec.path, content, spec.media_type, spec.kind)
+
+
+def _artifact(document: Document) -> Artifact:
+    """The document as the manifest lists it: as made now, or as published before."""
+    if document.content is None:
+        assert document.kept is not None
+        return document.kept
+    return _put(document.spec, document.content).artifact()
+
+
+def _site_rejections(catalog: Catalog, plan: Plan) -> list[ArticleError]:
+    """The id duplicates among the due articles and every article that cannot be shown."""
+    site = plan.feeds[0].articles
+    duplicates = unique(site)[1]
+    return [*duplicates, *(error for _, error in catalog.failures.values())]
+
+
+def _forget_unplanned(
+    sink: Sink, catalog: Catalog, published: Mapping[str, Artifact], documents: list[Document]
+) -> None:
+    """Remember each document's key and artifact; remove the archive pages and topic feeds
+    published before that are no longer planned (a shorter archive, a tag gone)."""
+    planned = {document.spec.path for document in documents}
+    known = {path: artifact for path, (_, artifact) in catalog.documents.items()}
+    known.update(published)
+    catalog.documents.clear()
+    catalog.documents.update((d.spec.path, (d.key, _artifact(d))) for d in documents)
+    gone = [
+        path
+        for path, artifact in known.items()
+        if path not in planned and artifact.kind in REMOVABLE
+    ]
+    if gone:
+        sink.delete(gone)
 
 
 def _owe(config: Config, manifest: Manifest, paths: list[str]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from feedsvc.articles.discover import RootKey
 from feedsvc.budget import Budget
 from feedsvc.config import Config
-from feedsvc.model import Article, Entry, Failures, Parsed
+from feedsvc.model import Article, Artifact, Entry, Failures, Parsed
 from feedsvc.render import Renderer
 
 log = logging.getLogger("feedsvc.catalog")
@@ -20,8 +20,9 @@ log = logging.getLogger("feedsvc.catalog")
 class Catalog:
     """Parsed files keyed by path (each with the (size, mtime, inode) it was read under), and
     rendered entries (and the articles that could not be rendered) keyed by the immutable
-    Article. A one-off build starts with an empty Catalog, so it has no last good version of
-    a failing file to fall back on unless one is restored.
+    Article, and each published document's source key and artifact by path (a document whose
+    key is unchanged is not made again). A one-off build starts with an empty Catalog, so it
+    has no last good version of a failing file to fall back on unless one is restored.
     """
 
     config: Config
@@ -33,6 +34,8 @@ class Catalog:
     root: RootKey | None = None  # the articles directory at the last scan
     restored: dict[Path, Article] = field(default_factory=dict)
     budget: Budget = field(default_factory=Budget)
+    # path -> (source key, the artifact published): see feedsvc.sourcekey
+    documents: dict[str, tuple[str, Artifact]] = field(default_factory=dict)
 
     def adopt(self, config: Config) -> None:
         """Serve builds under ``config`` from now on. What was learned under another
