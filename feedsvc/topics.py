@@ -44,7 +44,10 @@ def topics_of(kind: TopicKind, due: Sequence[Article]) -> list[tuple[Topic, tupl
     articles: dict[str, list[Article]] = defaultdict(list)
     forms: dict[str, Counter[str]] = defaultdict(Counter)
     for article in due:
-        for key, name in {topic_key(name): name for name in names(article)}.items():
+        first: dict[str, str] = {}
+        for name in names(article):
+            first.setdefault(topic_key(name), name)
+        for key, name in first.items():
             if key:
                 articles[key].append(article)
                 forms[key][_display(name)] += 1
