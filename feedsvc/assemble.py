@@ -21,7 +21,7 @@ from feedsvc.formats import write_feed
 from feedsvc.model import Article, Artifact, ArtifactKind, Entry, Failures, Feed, FeedSpec
 from feedsvc.plan import FeedPlan
 from feedsvc.render import Renderer
-from feedsvc.sourcekey import config_token, document_key
+from feedsvc.sourcekey import config_token, document_key, entries_key
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # libxml2 (lxml, feedparser's parser, many readers) refuses a text node over 10,000,000 bytes,
@@ -96,8 +96,15 @@ def assemble(
         candidates = _without(ordered, failures)
         layout = lay_out(config, feed.specs, candidates, limit)
         heads = {plan.spec.path: _head(head, plan) for plan in layout}
+        # The formats of one page share its articles: their entries' key is computed once.
+        entries: dict[int, str] = {}
+        for plan in layout:
+            if id(plan.articles) not in entries:
+                entries[id(plan.articles)] = entries_key(plan.articles, identities)
         keys = {
-            plan.spec.path: document_key(token, plan, heads[plan.spec.path], identities)
+            plan.spec.path: document_key(
+                token, plan, heads[plan.spec.path], entries[id(plan.articles)]
+            )
             for plan in layout
         }
         kept = {

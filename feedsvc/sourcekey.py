@@ -8,7 +8,7 @@ Keys are SHA-256 over ``repr`` of plain frozen data, so they are the same in eve
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,11 +22,16 @@ KEY_VERSION = 1
 
 
 def article_identity(article: Article, digest: bytes = b"") -> str:
-    """The identity of one version of an article: its fields and its content (``digest``,
-    the SHA-256 of the file it was read from, when known; else its body's)."""
-    content = digest or hashlib.sha256(article.body.encode("utf-8", "surrogatepass")).digest()
-    head = repr(replace(article, body="")).encode("utf-8", "surrogatepass")
-    return hashlib.sha256(content + b"\0" + head).hexdigest()
+    """The identity of one version of an article as its entries show it: its path, id and
+    dates, and its content (``digest``, the SHA-256 of the file it was read from, which with
+    the configuration determines every other field; without one, a hash of the fields)."""
+    if not digest:
+        fields = repr(replace(article, path=Path(), entry_id="")).encode("utf-8", "surrogatepass")
+        digest = hashlib.sha256(fields).digest()
+    return (
+        f"{article.path}\x1f{article.entry_id}\x1f{article.published.isoformat()}"
+        f"\x1f{article.updated.isoformat()}\x1f{digest.hex()}"
+    )
 
 
 def config_token(config: Config) -> str:
@@ -36,15 +41,18 @@ def config_token(config: Config) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def document_key(
-    token: str, document: DocumentPlan, head: Feed, identities: Mapping[Path, str]
-) -> str:
-    """The key of ``document``, a feed whose channel is ``head`` (its entries aside): its
-    path, format, channel, links, and each entry's id, dates and content identity."""
+def entries_key(articles: Sequence[Article], identities: Mapping[Path, str]) -> str:
+    """What a document's entries add to its key: each article's identity, in order (from
+    ``identities`` by path, computed when missing)."""
     digest = hashlib.sha256()
-    digest.update(repr((token, document.spec, replace(head, entries=()))).encode("utf-8"))
-    for article in document.articles:
+    for article in articles:
         identity = identities.get(article.path) or article_identity(article)
-        line = f"\n{article.entry_id}\x1f{article.published}\x1f{article.updated}\x1f{identity}"
-        digest.update(line.encode("utf-8", "surrogatepass"))
+        digest.update(identity.encode("utf-8", "surrogatepass") + b"\n")
     return digest.hexdigest()
+
+
+def document_key(token: str, document: DocumentPlan, head: Feed, entries: str) -> str:
+    """The key of ``document``, a feed whose channel is ``head`` (its entries aside) and whose
+    entries' key is ``entries``: its path, format, channel, links, and every entry."""
+    text = repr((token, document.spec, replace(head, entries=()), entries))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
