@@ -164,7 +164,7 @@ def _record(config: Config, result: BuildResult) -> None:
         finished=datetime.now(UTC),
         entries=result.entries,
         articles=result.articles,
-        written=tuple(path.name for path in result.written),
+        written=tuple(str(path.relative_to(config.feeds.output)) for path in result.written),
         rejected=tuple(str(error) for error in result.rejected),  # independent of the cwd
         manifest=result.manifest,
     )

@@ -245,12 +245,28 @@ def test_a_fresh_process_with_the_documents_remembered_makes_nothing(
     assert set(result.manifest.changed) == {page(4)}
 
 
+def test_a_page_removed_or_resized_by_hand_is_written_again(
+    site: tuple[Config, Catalog],
+) -> None:
+    config, catalog = site
+    build(config, now=NOW, catalog=catalog)
+    before = snapshot(config.feeds.output)
+    (config.feeds.output / page(2)).unlink()
+    (config.feeds.output / page(3, "atom")).write_bytes(b"<feed/>")
+    result = build(config, now=NOW, catalog=catalog)
+    assert set(result.manifest.changed) == {page(2), page(3, "atom")}
+    assert snapshot(config.feeds.output) == before
+
+
 def test_a_check_makes_every_document(site: tuple[Config, Catalog], renders: list[str]) -> None:
     config, catalog = site
     build(config, now=NOW, catalog=catalog)
     before = snapshot(config.feeds.output)
+    renders.clear()
     checked = build(config, now=NOW, catalog=catalog, write=False)
     assert len(checked.manifest.artifacts) == 33 and checked.manifest.changed == ()
+    # all but the entries kept from the build (the feeds' and the newest page's) rendered
+    assert len(renders) == TOTAL - MAX_ITEMS - 5
     assert snapshot(config.feeds.output) == before
 
 
