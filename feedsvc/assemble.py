@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +19,7 @@ from feedsvc.content import to_entry
 from feedsvc.errors import ArticleError, BuildCancelled, display_path
 from feedsvc.formats import write_feed
 from feedsvc.model import Article, Artifact, ArtifactKind, Entry, Failures, Feed, FeedSpec
-from feedsvc.plan import FeedPlan
+from feedsvc.plan import FeedPlan, unique
 from feedsvc.render import Renderer
 from feedsvc.sourcekey import config_token, document_key, entries_key
 
@@ -170,20 +170,6 @@ def assemble(
     return Documents(
         tuple(shown), documents, tuple(rejected), tuple(warnings), (*shown, *newest_page)
     )
-
-
-def unique(due: Sequence[Article]) -> tuple[list[Article], list[ArticleError]]:
-    """The articles that own their ids, and an error for each other claimant: of two
-    articles claiming one id, the one whose path sorts first keeps it (``due`` is in path
-    order)."""
-    owners: dict[str, Article] = {}
-    duplicates: list[ArticleError] = []
-    for article in due:
-        owner = owners.setdefault(article.entry_id, article)
-        if owner is not article:
-            message = f"the id {article.entry_id!r} is already used by {owner.path}"
-            duplicates.append(ArticleError(article.path, message))
-    return list(owners.values()), duplicates
 
 
 def keep_entries(catalog: Catalog, keep: Iterable[Article]) -> None:

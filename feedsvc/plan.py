@@ -64,19 +64,20 @@ def channel_specs(base: str, kind: ArtifactKind) -> tuple[FeedSpec, ...]:
 
 
 def topic_feeds(config: Config, due: Sequence[Article]) -> list[FeedPlan]:
-    """The feed of each tag and author of ``due``, as ``[feeds] tag_feeds`` and
-    ``author_feeds`` ask."""
+    """The feed of each tag and author of ``due`` (of the articles that own their ids: a
+    duplicate is in no feed), as ``[feeds] tag_feeds`` and ``author_feeds`` ask."""
     kinds: list[TopicKind] = []
     if config.feeds.tag_feeds:
         kinds.append("tag")
     if config.feeds.author_feeds:
         kinds.append("author")
+    owners = unique(due)[0] if kinds else []
     return [
         FeedPlan(
             channel_specs(topic.base, ArtifactKind.TOPIC), articles, config.feeds.max_items, topic
         )
         for kind in kinds
-        for topic, articles in topics_of(kind, due)
+        for topic, articles in topics_of(kind, owners)
     ]
 
 
@@ -118,3 +119,17 @@ def plan_build(config: Config, outcomes: Sequence[Parsed], now: datetime) -> Pla
         articles=len(outcomes),
         identities=identities,
     )
+
+
+def unique(due: Sequence[Article]) -> tuple[list[Article], list[ArticleError]]:
+    """The articles that own their ids, and an error for each other claimant: of two
+    articles claiming one id, the one whose path sorts first keeps it (``due`` is in path
+    order)."""
+    owners: dict[str, Article] = {}
+    duplicates: list[ArticleError] = []
+    for article in due:
+        owner = owners.setdefault(article.entry_id, article)
+        if owner is not article:
+            message = f"the id {article.entry_id!r} is already used by {owner.path}"
+            duplicates.append(ArticleError(article.path, message))
+    return list(owners.values()), duplicates

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
-from feedsvc.assemble import Document, assemble, keep_entries, unique
+from feedsvc.assemble import Document, assemble, keep_entries
 from feedsvc.catalog.memory import Catalog
 from feedsvc.catalog.records import BuildRecord, record_build
 from feedsvc.config import Config
@@ -29,7 +29,7 @@ from feedsvc.model import (
 )
 from feedsvc.notifications import announced_paths, feed_urls, owe
 from feedsvc.outputs.base import Put, Sink
-from feedsvc.plan import Plan
+from feedsvc.plan import Plan, unique
 from feedsvc.scan import check_cancel
 
 # What a publish removes once no longer planned; subscription feeds are never removed.

@@ -298,3 +298,16 @@ def test_topic_feeds_are_off_by_default(
     result = build(config, now=NOW)
     assert not result.manifest.of_kind(ArtifactKind.TOPIC)
     assert not (config.feeds.output / "tags").exists()
+
+
+def test_an_article_whose_id_is_taken_is_in_no_topic_feed(
+    write_article: Callable[..., Path], make_config: Callable[..., Config]
+) -> None:
+    same = "id: tag:news.example.org,2024:same\n"
+    write_article("a.md", article(1, ["first"]).replace("---\n", "---\n" + same, 1))
+    write_article("b.md", article(2, ["second"]).replace("---\n", "---\n" + same, 1))
+    config = make_config(feeds={"tag_feeds": True})
+    result = build(config, now=NOW)
+    assert [str(error.path.name) for error in result.rejected] == ["b.md"]
+    assert result.manifest.find("tags/first/rss.xml") is not None
+    assert result.manifest.find("tags/second/rss.xml") is None
