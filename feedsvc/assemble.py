@@ -46,14 +46,13 @@ class Document:
 
 @dataclass(frozen=True)
 class Documents:
-    """A feed's documents: the articles its subscription files show, each file, the articles
-    kept in memory for the next build (``hot``), and what went wrong."""
+    """A feed's documents: the articles its subscription files show, each file, and what went
+    wrong."""
 
     shown: tuple[Article, ...]
     documents: tuple[Document, ...]
     rejected: tuple[ArticleError, ...]
     warnings: tuple[str, ...]
-    hot: tuple[Article, ...] = ()
 
     @property
     def files(self) -> tuple[tuple[str, bytes], ...]:
@@ -166,15 +165,13 @@ def assemble(
     rejected = [*duplicates, *(error for _, error in failures.values())]
     if feed.topic is not None:
         rejected = []  # the site's feed holds every due article and reports them once
-    newest_page = next((p.articles for p in reversed(layout) if p.archive), ())
-    return Documents(
-        tuple(shown), documents, tuple(rejected), tuple(warnings), (*shown, *newest_page)
-    )
+    return Documents(tuple(shown), documents, tuple(rejected), tuple(warnings))
 
 
 def keep_entries(catalog: Catalog, keep: Iterable[Article]) -> None:
-    """Keep only the rendered entries of ``keep`` (the articles the next build will most
-    likely write again); the rest are rendered again if a document needs them."""
+    """Keep only the rendered entries of ``keep`` (the due articles). An edit or a delete
+    that shifts archive pages then writes them again without rendering their articles anew,
+    at the cost of holding each rendered entry in memory."""
     _keep_only(catalog.entries, keep)
 
 

@@ -62,7 +62,6 @@ def publish(
     published = sink.list() if sink is not None else None
     documents: list[Document] = []
     puts: list[Put] = []
-    hot: list[Article] = []
     shown: tuple[Article, ...] = ()
     for index, feed in enumerate(plan.feeds):
         made = assemble(
@@ -77,12 +76,11 @@ def publish(
         found.extend(made.warnings)
         documents.extend(made.documents)
         puts += [_put(d.spec, d.content) for d in made.documents if d.content is not None]
-        hot.extend(made.hot)
         if index == 0:  # the first feed planned is the site's: it holds every due article
             shown = made.shown
     # Failures found in any feed are reported once, after all of them.
     rejected.extend(_site_rejections(catalog, plan))
-    keep_entries(catalog, hot)
+    keep_entries(catalog, plan.feeds[0].articles)
     manifest = Manifest(tuple(_artifact(d) for d in documents))
     if sink is not None:
         check_cancel(cancel)
