@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from lxml import etree
@@ -52,16 +52,20 @@ def publish(
     assemble the same documents and write nothing.
 
     A publish that would take feeds with entries to none raises EmptyFeedRefused unless
-    ``allow_empty``; ``cancel`` being set raises BuildCancelled before anything is written.
-    Both leave the published files as they were. ``retry`` retries renders that ran out of
+    ``allow_empty``; ``cancel`` being set raises BuildCancelled before any feed is written.
+    Both leave the published feeds as they were. ``retry`` retries renders that ran out of
     their budget (on a rescan). The catalog's ``documents`` remember each published
     document's source key and artifact, so the next publish makes only the changed ones.
+
+    Each feed's archive pages are put as soon as they are made, so memory holds one feed's
+    pages at a time; the feeds that link them are put together, last. A reader never meets
+    a link to a page not yet published.
     """
     found: list[str] = list(warnings) + list(plan.warnings)
     rejected: list[ArticleError] = list(plan.rejected)
     published = sink.list() if sink is not None else None
     documents: list[Document] = []
-    puts: list[Put] = []
+    changed: list[str] = []
     shown: tuple[Article, ...] = ()
     for index, feed in enumerate(plan.feeds):
         made = assemble(
@@ -74,19 +78,28 @@ def publish(
             identities=plan.identities,
         )
         found.extend(made.warnings)
-        documents.extend(made.documents)
-        puts += [_put(d.spec, d.content) for d in made.documents if d.content is not None]
         if index == 0:  # the first feed planned is the site's: it holds every due article
             shown = made.shown
+            if sink is not None and not shown and not allow_empty:
+                check_cancel(cancel)
+                _refuse_emptying(sink, _puts(made.documents, ArtifactKind.SUBSCRIPTION))
+        if sink is not None:
+            pages = _puts(made.documents, ArtifactKind.ARCHIVE)
+            if pages:
+                check_cancel(cancel)
+                changed += sink.put(pages)
+            stored = {put.path: put.artifact() for put in pages}
+            documents += [_stored(d, stored.get(d.spec.path)) for d in made.documents]
+        else:
+            documents += made.documents
     # Failures found in any feed are reported once, after all of them.
     rejected.extend(_site_rejections(catalog, plan))
     keep_entries(catalog, plan.feeds[0].articles)
     manifest = Manifest(tuple(_artifact(d) for d in documents))
     if sink is not None:
         check_cancel(cancel)
-        if not shown and not allow_empty:
-            _refuse_emptying(sink, [put for put in puts if put.kind is ArtifactKind.SUBSCRIPTION])
-        changed = sink.put(puts, before_commit=lambda paths: _owe(config, manifest, paths))
+        puts = [_put(d.spec, d.content) for d in documents if d.content is not None]
+        changed += sink.put(puts, before_commit=lambda paths: _owe(config, manifest, paths))
         manifest = Manifest(manifest.artifacts, tuple(changed))
         _forget_unplanned(sink, catalog, published or {}, documents)
     result = BuildResult(
@@ -114,6 +127,20 @@ def publish(
 
 def _put(spec: FeedSpec, content: bytes) -> Put:
     return Put(spec.path, content, spec.media_type, spec.kind)
+
+
+def _puts(documents: Sequence[Document], kind: ArtifactKind) -> list[Put]:
+    """The documents of ``kind`` made anew, as puts."""
+    return [
+        _put(d.spec, d.content) for d in documents if d.content is not None and d.spec.kind is kind
+    ]
+
+
+def _stored(document: Document, artifact: Artifact | None) -> Document:
+    """``document`` without its bytes once they are stored as ``artifact``."""
+    if artifact is None:
+        return document
+    return Document(document.spec, document.key, kept=artifact)
 
 
 def _artifact(document: Document) -> Artifact:

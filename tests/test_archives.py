@@ -20,6 +20,7 @@ from feedsvc.catalog.memory import Catalog
 from feedsvc.config import Config
 from feedsvc.model import ArtifactKind, BuildResult
 from feedsvc.outputs.localdir import read_manifest
+from feedsvc.outputs.memory import MemorySink
 from tests.feedcheck import check_atom, check_json, check_rss
 
 SITE = "https://news.example.org/"
@@ -146,7 +147,7 @@ def test_archive_pages_are_marked_and_listed_as_archives(site: tuple[Config, Cat
     result = build(config, now=NOW, catalog=catalog)
     manifest = read_manifest(config.feeds.output)
     assert manifest is not None
-    assert [a.path for a in manifest.artifacts] == [a.path for a in result.manifest.artifacts]
+    assert set(manifest.artifacts) == set(result.manifest.artifacts)
     archives = {a.path for a in manifest.of_kind(ArtifactKind.ARCHIVE)}
     assert archives == {page(n, f) for n in range(1, 11) for f in FORMATS}
     rss = etree.fromstring((config.feeds.output / page(3)).read_bytes())
@@ -318,3 +319,21 @@ def snapshot(output: Path) -> dict[str, bytes]:
         for path in output.rglob("*")
         if path.is_file() and not path.name.startswith(".")
     }
+
+
+def test_pages_are_put_before_the_feeds_that_link_them(site: tuple[Config, Catalog]) -> None:
+    """Memory holds one feed's pages at a time, and no reader meets a link to a page that is
+    not yet published."""
+    config, catalog = site
+    sink = MemorySink()
+    calls: list[set[ArtifactKind]] = []
+    real = sink.put
+
+    def recording(files, before_commit=None):  # noqa: ANN001, ANN202
+        calls.append({put.kind for put in files})
+        return real(files, before_commit)
+
+    sink.put = recording  # type: ignore[method-assign]
+    result = build(config, now=NOW, catalog=catalog, sink=sink)
+    assert calls == [{ArtifactKind.ARCHIVE}, {ArtifactKind.SUBSCRIPTION}]
+    assert set(result.manifest.changed) == set(sink.files) and len(sink.files) == 33
