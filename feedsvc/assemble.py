@@ -95,17 +95,7 @@ def assemble(
         candidates = _without(ordered, failures)
         layout = lay_out(config, feed.specs, candidates, limit)
         heads = {plan.spec.path: _head(head, plan) for plan in layout}
-        # The formats of one page share its articles: their entries' key is computed once.
-        entries: dict[int, str] = {}
-        for plan in layout:
-            if id(plan.articles) not in entries:
-                entries[id(plan.articles)] = entries_key(plan.articles, identities)
-        keys = {
-            plan.spec.path: document_key(
-                token, plan, heads[plan.spec.path], entries[id(plan.articles)]
-            )
-            for plan in layout
-        }
+        keys = _keys(token, layout, heads, identities)
         kept = {
             path: artifact
             for path, key in keys.items()
@@ -173,6 +163,24 @@ def keep_entries(catalog: Catalog, keep: Iterable[Article]) -> None:
     that shifts archive pages then writes them again without rendering their articles anew,
     at the cost of holding each rendered entry in memory."""
     _keep_only(catalog.entries, keep)
+
+
+def _keys(
+    token: str,
+    layout: list[DocumentPlan],
+    heads: Mapping[str, Feed],
+    identities: Mapping[Path, str],
+) -> dict[str, str]:
+    """Each document's source key, by path."""
+    # The formats of one page share its articles: their entries' key is computed once.
+    entries: dict[int, str] = {}
+    for plan in layout:
+        if id(plan.articles) not in entries:
+            entries[id(plan.articles)] = entries_key(plan.articles, identities)
+    return {
+        plan.spec.path: document_key(token, plan, heads[plan.spec.path], entries[id(plan.articles)])
+        for plan in layout
+    }
 
 
 def _kept(
