@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from feedsvc.config import Config
 from feedsvc.model import Article, ArtifactKind, FeedSpec, Link
@@ -61,9 +60,11 @@ def lay_out(
 def page_spec(spec: FeedSpec, number: int) -> FeedSpec:
     """Archive page ``number`` of the subscription file ``spec``: ``archive/<format>/<n>``
     below the subscription file's directory, with its suffix (``tags/x/archive/rss/3.xml``)."""
-    path = PurePosixPath(spec.path)
-    page = path.parent / "archive" / spec.format / f"{number}{path.suffix}"
-    return FeedSpec(str(page), spec.format, spec.media_type, ArtifactKind.ARCHIVE)
+    directory, _, name = spec.path.rpartition("/")
+    base = f"{directory}/" if directory else ""
+    suffix = name[name.rfind(".") :] if "." in name else ""
+    page = f"{base}archive/{spec.format}/{number}{suffix}"
+    return FeedSpec(page, spec.format, spec.media_type, ArtifactKind.ARCHIVE)
 
 
 def _link(config: Config, spec: FeedSpec, number: int, rel: str) -> Link:

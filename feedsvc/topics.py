@@ -42,7 +42,7 @@ def topics_of(kind: TopicKind, due: Sequence[Article]) -> list[tuple[Topic, tupl
         else (lambda article: (article.author,) if article.author else ())
     )
     articles: dict[str, list[Article]] = defaultdict(list)
-    forms: dict[str, Counter[str]] = defaultdict(Counter)
+    forms: dict[str, Counter[str]] = defaultdict(Counter)  # by key, each name as written
     for article in due:
         first: dict[str, str] = {}
         for name in names(article):
@@ -50,11 +50,14 @@ def topics_of(kind: TopicKind, due: Sequence[Article]) -> list[tuple[Topic, tupl
         for key, name in first.items():
             if key:
                 articles[key].append(article)
-                forms[key][_display(name)] += 1
+                forms[key][name] += 1
     slugs = assign_slugs(articles)
     topics = []
     for key, slug in slugs.items():
-        name = min(forms[key].items(), key=lambda form: (-form[1], form[0]))[0]
+        shown: Counter[str] = Counter()
+        for name, count in forms[key].items():
+            shown[_display(name)] += count
+        name = min(shown.items(), key=lambda form: (-form[1], form[0]))[0]
         topics.append((Topic(kind, name or slug, slug), tuple(articles[key])))
     return sorted(topics, key=lambda item: item[0].slug)
 
