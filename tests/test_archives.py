@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import feedparser
@@ -337,3 +338,34 @@ def test_pages_are_put_before_the_feeds_that_link_them(site: tuple[Config, Catal
     result = build(config, now=NOW, catalog=catalog, sink=sink)
     assert calls == [{ArtifactKind.ARCHIVE}, {ArtifactKind.SUBSCRIPTION}]
     assert set(result.manifest.changed) == set(sink.files) and len(sink.files) == 33
+
+
+def test_an_rss_archive_page_meets_the_feed_validator_rules(
+    site: tuple[Config, Catalog],
+) -> None:
+    """CONFORMANCE.md's RSS rules, and what the W3C validator checks of RFC 5005: the fh
+    namespace declared, fh:archive a channel element before the items (else MisplacedItem),
+    registered rels in the Atom namespace with types, current [MissingCurrentInArchive] and
+    an archive link [ArchiveIncomplete]; no hub on a page nobody subscribes to."""
+    config, catalog = site
+    build(config, now=NOW, catalog=catalog)
+    document = (config.feeds.output / page(5)).read_bytes()
+    root = check_rss(document, SITE + page(5))  # self matches where it is served, and more
+    assert root.nsmap["fh"] == "http://purl.org/syndication/history/1.0"
+    channel = root.find("channel")
+    children = list(channel)
+    marks = [i for i, child in enumerate(children) if child.tag == FH_ARCHIVE]
+    first_item = next(i for i, child in enumerate(children) if child.tag == "item")
+    assert len(marks) == 1 and marks[0] < first_item
+    assert all(child.tag == "item" for child in children[first_item:])
+    atom_links = channel.findall(f"{ATOM}link")
+    assert {ln.get("rel") for ln in atom_links} == {
+        "self",
+        "current",
+        "prev-archive",
+        "next-archive",
+    }
+    assert all(ln.get("type") == "application/rss+xml" for ln in atom_links)
+    assert channel.find("link").text == SITE  # the channel link stays the site's
+    newest = max(parsedate_to_datetime(i.findtext("pubDate")) for i in channel.iter("item"))
+    assert parsedate_to_datetime(channel.findtext("lastBuildDate")) == newest

@@ -15,6 +15,8 @@ from pathlib import Path
 import feedparser
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from feedsvc.build import build
@@ -311,3 +313,17 @@ def test_an_article_whose_id_is_taken_is_in_no_topic_feed(
     assert [str(error.path.name) for error in result.rejected] == ["b.md"]
     assert result.manifest.find("tags/first/rss.xml") is not None
     assert result.manifest.find("tags/second/rss.xml") is None
+
+
+@given(st.lists(st.text(max_size=80), max_size=12))
+@settings(max_examples=200, deadline=None)
+def test_any_names_get_distinct_safe_slugs_in_any_order(names: list[str]) -> None:
+    keys = [key for key in (topic_key(name) for name in names) if key]
+    slugs = assign_slugs(keys)
+    assert set(slugs) == set(keys)
+    assert len(set(slugs.values())) == len(slugs)
+    for slug in slugs.values():
+        assert SAFE.fullmatch(slug) and slug not in WINDOWS_RESERVED
+        # a collision's hash may take a long slug past MAX_SLUG, never near a name's 255 bytes
+        assert len(slug) <= MAX_SLUG + 1 + 64
+    assert assign_slugs(reversed(keys)) == slugs
