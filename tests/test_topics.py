@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from lxml import etree
 
 from feedsvc.build import build
 from feedsvc.catalog.memory import Catalog
+from feedsvc.catalog.records import read_pending, remove_pending
 from feedsvc.config import Config
 from feedsvc.model import Article, ArtifactKind
 from feedsvc.serve.app import FeedApp
@@ -327,3 +329,25 @@ def test_any_names_get_distinct_safe_slugs_in_any_order(names: list[str]) -> Non
         # a collision's hash may take a long slug past MAX_SLUG, never near a name's 255 bytes
         assert len(slug) <= MAX_SLUG + 1 + 64
     assert assign_slugs(reversed(keys)) == slugs
+
+
+def test_hubs_hear_of_changed_topic_feeds_but_never_of_archive_pages(
+    topical: tuple[Config, dict[str, str]], write_article: Callable[..., Path]
+) -> None:
+    config, _ = topical
+    hub = "https://hub.example.org/"
+    config = replace(config, ping=replace(config.ping, websub_hubs=(hub,)))
+    build(config, now=NOW)
+    owed = {message.topic for message in read_pending(config.state.path)}
+    assert SITE + "tags/busy/rss.xml" in owed and SITE + "authors/root/feed.json" in owed
+    assert not any("/archive/" in topic for topic in owed)
+    for message in read_pending(config.state.path):
+        remove_pending(config.state.path, message)
+    write_article("new.md", article(99, ["busy"], author="Zoë Ångström"))
+    result = build(config, now=NOW)
+    assert any("/archive/" in path for path in result.manifest.changed)  # a page filled up
+    announced = {message.topic for message in read_pending(config.state.path)}
+    site_feeds = {SITE + name for name in ("rss.xml", "atom.xml", "feed.json")}
+    busy = {SITE + f"tags/busy/{name}" for name in ("rss.xml", "atom.xml", "feed.json")}
+    zoe = {SITE + f"authors/zoe-angstrom/{name}" for name in ("rss.xml", "atom.xml", "feed.json")}
+    assert announced == site_feeds | busy | zoe
