@@ -95,13 +95,15 @@ def publish(
     # Failures found in any feed are reported once, after all of them.
     rejected.extend(_site_rejections(catalog, plan))
     keep_entries(catalog, plan.feeds[0].articles)
-    manifest = Manifest(tuple(_artifact(d) for d in documents))
+    puts = {d.spec.path: _put(d.spec, d.content) for d in documents if d.content is not None}
+    manifest = Manifest(tuple(_artifact(d, puts) for d in documents))
     if sink is not None:
         check_cancel(cancel)
-        puts = [_put(d.spec, d.content) for d in documents if d.content is not None]
-        changed += sink.put(puts, before_commit=lambda paths: _owe(config, manifest, paths))
+        changed += sink.put(
+            list(puts.values()), before_commit=lambda paths: _owe(config, manifest, paths)
+        )
         manifest = Manifest(manifest.artifacts, tuple(changed))
-        _forget_unplanned(sink, catalog, published or {}, documents)
+        _forget_unplanned(sink, catalog, published or {}, documents, manifest)
     result = BuildResult(
         entries=len(shown),
         written=tuple(config.feeds.output / path for path in manifest.changed),
@@ -143,12 +145,13 @@ def _stored(document: Document, artifact: Artifact | None) -> Document:
     return Document(document.spec, document.key, kept=artifact)
 
 
-def _artifact(document: Document) -> Artifact:
+def _artifact(document: Document, puts: Mapping[str, Put]) -> Artifact:
     """The document as the manifest lists it: as made now, or as published before."""
-    if document.content is None:
-        assert document.kept is not None
-        return document.kept
-    return _put(document.spec, document.content).artifact()
+    put = puts.get(document.spec.path)
+    if put is not None:
+        return put.artifact()
+    assert document.kept is not None  # a document is made anew or kept
+    return document.kept
 
 
 def _site_rejections(catalog: Catalog, plan: Plan) -> list[ArticleError]:
@@ -159,7 +162,11 @@ def _site_rejections(catalog: Catalog, plan: Plan) -> list[ArticleError]:
 
 
 def _forget_unplanned(
-    sink: Sink, catalog: Catalog, published: Mapping[str, Artifact], documents: list[Document]
+    sink: Sink,
+    catalog: Catalog,
+    published: Mapping[str, Artifact],
+    documents: Sequence[Document],
+    manifest: Manifest,
 ) -> None:
     """Remember each document's key and artifact; remove the archive pages and topic feeds
     published before that are no longer planned (a shorter archive, a tag gone)."""
@@ -167,7 +174,10 @@ def _forget_unplanned(
     known = {path: artifact for path, (_, artifact) in catalog.documents.items()}
     known.update(published)
     catalog.documents.clear()
-    catalog.documents.update((d.spec.path, (d.key, _artifact(d))) for d in documents)
+    catalog.documents.update(
+        (d.spec.path, (d.key, artifact))
+        for d, artifact in zip(documents, manifest.artifacts, strict=True)
+    )
     gone = [
         path
         for path, artifact in known.items()
