@@ -161,25 +161,22 @@ def test_slugs_are_the_same_in_every_process() -> None:
 
 
 @pytest.fixture
-def topical(
-    write_article: Callable[..., Path], make_config: Callable[..., Config]
-) -> tuple[Config, dict[str, str]]:
-    """Articles under every hostile tag, a busy tag with an archive, and two authors; returns
-    the config and each tag's expected slug."""
+def topical(write_article: Callable[..., Path], make_config: Callable[..., Config]) -> Config:
+    """Articles under every hostile tag (and "busy", which gets an archive), under three forms
+    of "café", by two authors; returns the config with tag and author feeds on."""
     for number, name in enumerate(IN_FILES):
         write_article(f"h{number:02d}.md", article(number, [name, "busy"], author="Zoë Ångström"))
     for number, tags in enumerate([["CAFÉ", "cafe\u0301"], ["CAFÉ"], ["cafe\u0301"]], start=50):
         write_article(f"v{number}.md", article(number, tags, author="../root"))
-    config = make_config(
+    return make_config(
         feeds={"tag_feeds": True, "author_feeds": True, "max_items": 5, "archive_page_size": 4}
     )
-    return config, {}
 
 
 def test_every_topic_feed_is_a_valid_channel_of_its_own(
-    topical: tuple[Config, dict[str, str]],
+    topical: Config,
 ) -> None:
-    config, _ = topical
+    config = topical
     result = build(config, now=NOW)
     output = config.feeds.output.resolve()
     topics = result.manifest.of_kind(ArtifactKind.TOPIC)
@@ -212,17 +209,17 @@ def test_every_topic_feed_is_a_valid_channel_of_its_own(
 
 
 def test_a_tag_in_many_forms_is_one_feed_named_by_its_commonest(
-    topical: tuple[Config, dict[str, str]],
+    topical: Config,
 ) -> None:
-    config, _ = topical
+    config = topical
     build(config, now=NOW)
     feed = feedparser.parse((config.feeds.output / "tags/cafe/atom.xml").read_bytes())
     assert feed.feed.title == "Example News — CAFÉ"
     assert len(feed.entries) == 4  # "Café" on one article; "CAFÉ" on two, "café" on two
 
 
-def test_a_busy_topic_has_archives_of_its_own(topical: tuple[Config, dict[str, str]]) -> None:
-    config, _ = topical
+def test_a_busy_topic_has_archives_of_its_own(topical: Config) -> None:
+    config = topical
     result = build(config, now=NOW)
     output, path, seen = config.feeds.output, "tags/busy/rss.xml", []
     while path:
@@ -239,10 +236,8 @@ def test_a_busy_topic_has_archives_of_its_own(topical: tuple[Config, dict[str, s
     assert result.manifest.find("tags/busy/archive/rss/4.xml") is not None
 
 
-def test_a_tag_no_article_has_any_more_is_removed(
-    topical: tuple[Config, dict[str, str]], articles_dir: Path
-) -> None:
-    config, _ = topical
+def test_a_tag_no_article_has_any_more_is_removed(topical: Config, articles_dir: Path) -> None:
+    config = topical
     catalog = Catalog(config)
     build(config, now=NOW, catalog=catalog)
     assert (config.feeds.output / "tags/ri-ben-yu/rss.xml").is_file()
@@ -255,11 +250,11 @@ def test_a_tag_no_article_has_any_more_is_removed(
 
 
 def test_one_render_per_article_however_many_feeds_hold_it(
-    topical: tuple[Config, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+    topical: Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import feedsvc.assemble
 
-    config, _ = topical
+    config = topical
     rendered: list[str] = []
     real = feedsvc.assemble.to_entry
 
@@ -273,9 +268,9 @@ def test_one_render_per_article_however_many_feeds_hold_it(
 
 
 def test_topic_feeds_and_their_archives_are_served_with_their_types(
-    topical: tuple[Config, dict[str, str]],
+    topical: Config,
 ) -> None:
-    config, _ = topical
+    config = topical
     build(config, now=NOW)
 
     async def fetch(paths: list[str]) -> list[httpx.Response]:
@@ -332,9 +327,9 @@ def test_any_names_get_distinct_safe_slugs_in_any_order(names: list[str]) -> Non
 
 
 def test_hubs_hear_of_changed_topic_feeds_but_never_of_archive_pages(
-    topical: tuple[Config, dict[str, str]], write_article: Callable[..., Path]
+    topical: Config, write_article: Callable[..., Path]
 ) -> None:
-    config, _ = topical
+    config = topical
     hub = "https://hub.example.org/"
     config = replace(config, ping=replace(config.ping, websub_hubs=(hub,)))
     build(config, now=NOW)
