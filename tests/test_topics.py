@@ -28,6 +28,7 @@ from feedsvc.model import Article, ArtifactKind
 from feedsvc.serve.app import FeedApp
 from feedsvc.slugs import MAX_SLUG, SAFE, WINDOWS_RESERVED, assign_slugs, base_slug, topic_key
 from feedsvc.topics import topics_of
+from tests.conftest import run_feedsvc
 from tests.feedcheck import check_atom, check_json, check_rss
 
 SITE = "https://news.example.org/"
@@ -346,3 +347,29 @@ def test_hubs_hear_of_changed_topic_feeds_but_never_of_archive_pages(
     busy = {SITE + f"tags/busy/{name}" for name in ("rss.xml", "atom.xml", "feed.json")}
     zoe = {SITE + f"authors/zoe-angstrom/{name}" for name in ("rss.xml", "atom.xml", "feed.json")}
     assert announced == site_feeds | busy | zoe
+
+
+def test_the_cli_publishes_topic_feeds_and_archives_as_configured(tmp_path: Path) -> None:
+    (tmp_path / "articles").mkdir()
+    for number in range(5):
+        (tmp_path / "articles" / f"a{number}.md").write_text(
+            article(number, ["Café", "news"], author="Ann"), encoding="utf-8"
+        )
+    toml = (
+        '[site]\ntitle = "Example News"\nurl = "https://news.example.org/"\n'
+        '[articles]\ndir = "articles"\n'
+        '[feeds]\noutput = "public"\nmax_items = 2\narchive_page_size = {size}\n'
+        "tag_feeds = true\nauthor_feeds = true\n"
+    )
+    (tmp_path / "feedsvc.toml").write_text(toml.format(size=2))
+    done = run_feedsvc("build", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (0, "")
+    public = tmp_path / "public"
+    for base in ("", "tags/cafe/", "tags/news/", "authors/ann/"):
+        check_rss((public / base / "rss.xml").read_bytes(), f"{SITE}{base}rss.xml")
+        for number in (1, 2):  # 3 older articles: a full page and a partial one
+            page = f"{base}archive/atom/{number}.xml"
+            check_atom((public / page).read_bytes(), SITE + page)
+    (tmp_path / "feedsvc.toml").write_text(toml.format(size=0))
+    refused = run_feedsvc("build", cwd=tmp_path)
+    assert refused.returncode == 2 and "feeds.archive_page_size" in refused.stderr
