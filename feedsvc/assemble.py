@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +19,7 @@ from feedsvc.content import to_entry
 from feedsvc.errors import ArticleError, BuildCancelled, display_path
 from feedsvc.formats import write_feed
 from feedsvc.model import Article, Artifact, ArtifactKind, Entry, Failures, Feed, FeedSpec
+from feedsvc.outputs.base import Put
 from feedsvc.plan import FeedPlan, unique
 from feedsvc.render import Renderer
 from feedsvc.sourcekey import config_token, document_key, entries_key
@@ -30,13 +31,21 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_ENTRY_BYTES = 2 * 2**20
 MAX_FEED_BYTES = 8 * 2**20
 LARGE_FEED_BYTES = 1_000_000
+# Archive pages made are handed to ``store`` in batches of about this many bytes, so a build
+# never holds a whole archive's documents in memory.
+STORE_BATCH_BYTES = 4 * 2**20
 log = logging.getLogger("feedsvc.assemble")
+
+
+# Stores archive pages as soon as they are made (publish's sink), returning their artifacts.
+Store = Callable[[list[Put]], list[Artifact]]
 
 
 @dataclass(frozen=True)
 class Document:
-    """One file of a feed: its spec and source key, and either its new bytes (``content``) or,
-    when its key shows it unchanged since it was published, the artifact published then."""
+    """One file of a feed: its spec and source key, and either its new bytes (``content``) or
+    its artifact (``kept``): the one published before when its key shows it unchanged, or the
+    one just stored."""
 
     spec: FeedSpec
     key: str
@@ -69,16 +78,18 @@ def assemble(
     *,
     published: Mapping[str, Artifact] | None = None,
     identities: Mapping[Path, str] | None = None,
+    store: Store | None = None,
 ) -> Documents:
     """The documents of ``feed``: its newest ``max_items`` articles that can be shown, and
     (see archive.lay_out) archive pages of all the older ones.
 
     A document whose source key equals the one ``catalog.documents`` remembers, and whose
     artifact ``published`` (the sink's listing) still holds, is neither rendered nor written:
-    it is kept. Without ``published`` (a check) every document is made. The catalog's
-    ``entries`` and ``failures`` carry what earlier builds rendered or rejected, so each
-    article is rendered once; the site's feed (no topic) forgets the failures of articles no
-    longer due.
+    it is kept. Without ``published`` (a check) every document is made. With ``store``, the
+    archive pages made are handed to it in batches, oldest first, as they are made. The
+    catalog's ``entries`` and ``failures`` carry what earlier builds rendered or rejected, so
+    each article is rendered once; the site's feed (no topic) forgets the failures of
+    articles no longer due.
     """
     failures = catalog.failures
     due = list(feed.articles)
@@ -89,7 +100,9 @@ def assemble(
     head = _channel(config, feed)
     token = config_token(config)
     identities = identities or {}
-    made: dict[str, tuple[str, bytes]] = {}  # path -> (key, bytes) made by this call
+    made: dict[str, tuple[str, bytes | Artifact]] = {}  # path -> (key, bytes or stored)
+    sizes: dict[str, int] = {}
+    batch = _Batch(store, made)
     limit = feed.max_items
     while True:
         candidates = _without(ordered, failures)
@@ -115,15 +128,17 @@ def assemble(
             if broken:
                 break
             made[path] = keys[path], content
+            sizes[path] = len(content)
+            if plan.archive:
+                batch.add(plan.spec, content)
         if broken:
             failures.update(broken)
             continue
         shown = layout[0].articles
-        subscription = [
-            made[p.spec.path][1] for p in layout[: len(feed.specs)] if p.spec.path not in kept
-        ]
-        largest = max(map(len, subscription), default=0)
+        subscription = [p.spec.path for p in layout[: len(feed.specs)] if p.spec.path not in kept]
+        largest = max((sizes[path] for path in subscription), default=0)
         if largest <= MAX_FEED_BYTES:
+            batch.flush()
             break
         if len(shown) == 1:  # alone too large for a feed: never publishable as it is
             failures[shown[0].path] = (
@@ -136,16 +151,11 @@ def assemble(
             continue
         # Fewer entries, in proportion: the oldest ones wait outside the feed, unrejected.
         limit = max(1, min(len(shown) - 1, len(shown) * MAX_FEED_BYTES // largest))
-    documents = tuple(
-        Document(plan.spec, keys[plan.spec.path], kept=kept[plan.spec.path])
-        if plan.spec.path in kept
-        else Document(plan.spec, keys[plan.spec.path], content=made[plan.spec.path][1])
-        for plan in layout
-    )
+    documents = tuple(_document(plan.spec, keys[plan.spec.path], kept, made) for plan in layout)
     warnings = [
-        _large_warning(d.spec, len(d.content))
-        for d in documents
-        if d.content is not None and len(d.content) > LARGE_FEED_BYTES
+        _large_warning(plan.spec, sizes[plan.spec.path])
+        for plan in layout
+        if plan.spec.path not in kept and sizes[plan.spec.path] > LARGE_FEED_BYTES
     ]
     if limit < feed.max_items and len(shown) < len(candidates):
         warnings.append(
@@ -156,6 +166,46 @@ def assemble(
     if feed.topic is not None:
         rejected = []  # the site's feed holds every due article and reports them once
     return Documents(tuple(shown), documents, tuple(rejected), tuple(warnings))
+
+
+class _Batch:
+    """Archive pages made and not yet stored: handed to ``store`` once they weigh
+    STORE_BATCH_BYTES, each then remembered in ``made`` by its artifact, not its bytes."""
+
+    def __init__(self, store: Store | None, made: dict[str, tuple[str, bytes | Artifact]]) -> None:
+        self.store = store
+        self.made = made
+        self.puts: dict[str, Put] = {}  # a page made again replaces its earlier version
+
+    def add(self, spec: FeedSpec, content: bytes) -> None:
+        if self.store is None:
+            return
+        self.puts[spec.path] = Put(spec.path, content, spec.media_type, spec.kind)
+        if sum(len(put.content) for put in self.puts.values()) >= STORE_BATCH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.store is None or not self.puts:
+            return
+        puts = list(self.puts.values())
+        for put, artifact in zip(puts, self.store(puts), strict=True):
+            key, _ = self.made[put.path]
+            self.made[put.path] = key, artifact
+        self.puts = {}
+
+
+def _document(
+    spec: FeedSpec,
+    key: str,
+    kept: Mapping[str, Artifact],
+    made: Mapping[str, tuple[str, bytes | Artifact]],
+) -> Document:
+    if spec.path in kept:
+        return Document(spec, key, kept=kept[spec.path])
+    content = made[spec.path][1]
+    if isinstance(content, bytes):
+        return Document(spec, key, content=content)
+    return Document(spec, key, kept=content)
 
 
 def keep_entries(catalog: Catalog, keep: Iterable[Article]) -> None:

@@ -57,15 +57,24 @@ def publish(
     their budget (on a rescan). The catalog's ``documents`` remember each published
     document's source key and artifact, so the next publish makes only the changed ones.
 
-    Each feed's archive pages are put as soon as they are made, so memory holds one feed's
-    pages at a time; the feeds that link them are put together, last. A reader never meets
-    a link to a page not yet published.
+    Archive pages are put in batches as they are made (see assemble), so memory never holds
+    a whole archive; the feeds that link them are put together, last. A reader never meets a
+    link to a page not yet published.
     """
     found: list[str] = list(warnings) + list(plan.warnings)
     rejected: list[ArticleError] = list(plan.rejected)
     published = sink.list() if sink is not None else None
     documents: list[Document] = []
     changed: list[str] = []
+    stored: dict[str, Artifact] = {}  # archive pages put while the feeds are assembled
+
+    def store(pages: list[Put]) -> list[Artifact]:
+        assert sink is not None
+        check_cancel(cancel)
+        changed.extend(sink.put(pages))
+        stored.update((put.path, put.artifact()) for put in pages)
+        return [put.artifact() for put in pages]
+
     shown: tuple[Article, ...] = ()
     for index, feed in enumerate(plan.feeds):
         made = assemble(
@@ -76,22 +85,15 @@ def publish(
             cancel=cancel,
             published=published,
             identities=plan.identities,
+            store=store if sink is not None else None,
         )
         found.extend(made.warnings)
+        documents += made.documents
         if index == 0:  # the first feed planned is the site's: it holds every due article
             shown = made.shown
             if sink is not None and not shown and not allow_empty:
                 check_cancel(cancel)
-                _refuse_emptying(sink, _puts(made.documents, ArtifactKind.SUBSCRIPTION))
-        if sink is not None:
-            pages = _puts(made.documents, ArtifactKind.ARCHIVE)
-            if pages:
-                check_cancel(cancel)
-                changed += sink.put(pages)
-            stored = {put.path: put.artifact() for put in pages}
-            documents += [_stored(d, stored.get(d.spec.path)) for d in made.documents]
-        else:
-            documents += made.documents
+                _refuse_emptying(sink, made.documents)
     # Failures found in any feed are reported once, after all of them.
     rejected.extend(_site_rejections(catalog, plan))
     keep_entries(catalog, plan.feeds[0].articles)
@@ -102,8 +104,8 @@ def publish(
         changed += sink.put(
             list(puts.values()), before_commit=lambda paths: _owe(config, manifest, paths)
         )
-        manifest = Manifest(manifest.artifacts, tuple(changed))
-        _forget_unplanned(sink, catalog, published or {}, documents, manifest)
+        manifest = Manifest(manifest.artifacts, tuple(dict.fromkeys(changed)))
+        _forget_unplanned(sink, catalog, {**(published or {}), **stored}, documents, manifest)
     result = BuildResult(
         entries=len(shown),
         written=tuple(config.feeds.output / path for path in manifest.changed),
@@ -129,20 +131,6 @@ def publish(
 
 def _put(spec: FeedSpec, content: bytes) -> Put:
     return Put(spec.path, content, spec.media_type, spec.kind)
-
-
-def _puts(documents: Sequence[Document], kind: ArtifactKind) -> list[Put]:
-    """The documents of ``kind`` made anew, as puts."""
-    return [
-        _put(d.spec, d.content) for d in documents if d.content is not None and d.spec.kind is kind
-    ]
-
-
-def _stored(document: Document, artifact: Artifact | None) -> Document:
-    """``document`` without its bytes once they are stored as ``artifact``."""
-    if artifact is None:
-        return document
-    return Document(document.spec, document.key, kept=artifact)
 
 
 def _artifact(document: Document, puts: Mapping[str, Put]) -> Artifact:
@@ -209,12 +197,14 @@ def _record(config: Config, result: BuildResult) -> None:
         log.warning("cannot record the build: %s", error)
 
 
-def _refuse_emptying(sink: Sink, puts: list[Put]) -> None:
-    """Raise EmptyFeedRefused when a published feed still holds entries."""
-    for put in puts:
-        published = sink.read(put.path)
-        if published and _holds_entries(published, put.media_type):
-            raise EmptyFeedRefused(sink.locate(put.path))
+def _refuse_emptying(sink: Sink, documents: Sequence[Document]) -> None:
+    """Raise EmptyFeedRefused when a feed about to be written anew still holds entries."""
+    for document in documents:
+        if document.content is None:
+            continue  # unchanged: as empty as it is now
+        published = sink.read(document.spec.path)
+        if published and _holds_entries(published, document.spec.media_type):
+            raise EmptyFeedRefused(sink.locate(document.spec.path))
 
 
 def _holds_entries(document: bytes, media_type: str) -> bool:

@@ -322,9 +322,13 @@ def snapshot(output: Path) -> dict[str, bytes]:
     }
 
 
-def test_pages_are_put_before_the_feeds_that_link_them(site: tuple[Config, Catalog]) -> None:
-    """Memory holds one feed's pages at a time, and no reader meets a link to a page that is
-    not yet published."""
+@pytest.mark.parametrize("batch", [4 * 2**20, 30_000])
+def test_pages_are_put_in_batches_before_the_feeds_that_link_them(
+    site: tuple[Config, Catalog], monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    """Memory never holds a whole archive, and no reader meets a link to a page that is not
+    yet published."""
+    monkeypatch.setattr("feedsvc.assemble.STORE_BATCH_BYTES", batch)
     config, catalog = site
     sink = MemorySink()
     calls: list[set[ArtifactKind]] = []
@@ -336,8 +340,13 @@ def test_pages_are_put_before_the_feeds_that_link_them(site: tuple[Config, Catal
 
     sink.put = recording  # type: ignore[method-assign]
     result = build(config, now=NOW, catalog=catalog, sink=sink)
-    assert calls == [{ArtifactKind.ARCHIVE}, {ArtifactKind.SUBSCRIPTION}]
+    assert calls[-1] == {ArtifactKind.SUBSCRIPTION}
+    assert all(kinds == {ArtifactKind.ARCHIVE} for kinds in calls[:-1])
+    assert (len(calls) > 3) == (batch < 2**20)
     assert set(result.manifest.changed) == set(sink.files) and len(sink.files) == 33
+    assert {a.path: a.digest for a in result.manifest.artifacts} == {
+        path: artifact.digest for path, artifact in sink.list().items()
+    }
 
 
 def test_an_rss_archive_page_meets_the_feed_validator_rules(
