@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 
 from feedsvc import __version__
@@ -17,7 +18,7 @@ from feedsvc.archive import DocumentPlan
 from feedsvc.config import Config
 from feedsvc.model import Article, Feed
 
-# Bumped when what a document holds changes for the same input without a version change.
+# Bumped when the meaning of a key changes.
 KEY_VERSION = 1
 
 
@@ -26,8 +27,7 @@ def article_identity(article: Article, digest: bytes = b"") -> str:
     dates, and its content (``digest``, the SHA-256 of the file it was read from, which with
     the configuration determines every other field; without one, a hash of the fields)."""
     if not digest:
-        fields = repr(replace(article, path=Path(), entry_id="")).encode("utf-8", "surrogatepass")
-        digest = hashlib.sha256(fields).digest()
+        digest = hashlib.sha256(repr(article).encode("utf-8", "surrogatepass")).digest()
     return (
         f"{article.path}\x1f{article.entry_id}\x1f{article.published.isoformat()}"
         f"\x1f{article.updated.isoformat()}\x1f{digest.hex()}"
@@ -35,10 +35,24 @@ def article_identity(article: Article, digest: bytes = b"") -> str:
 
 
 def config_token(config: Config) -> str:
-    """What the configuration adds to every document's bytes (site, article and feed
-    settings, and the code's version)."""
-    text = repr((KEY_VERSION, __version__, config.site, config.articles, config.feeds))
+    """What the configuration and the code add to every document's bytes: the site, article
+    and feed settings, and feedsvc's own source (an upgrade makes every document again)."""
+    text = repr((KEY_VERSION, code_digest(), config.site, config.articles, config.feeds))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@cache
+def code_digest() -> str:
+    """SHA-256 of feedsvc's Python source, read once per process (the version string alone
+    when the source cannot be read, as from a zip)."""
+    package = Path(__file__).parent
+    digest = hashlib.sha256(__version__.encode("ascii"))
+    for path in sorted(package.rglob("*.py")):
+        try:
+            digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+        except OSError:
+            continue
+    return digest.hexdigest()
 
 
 def entries_key(articles: Sequence[Article], identities: Mapping[Path, str]) -> str:
