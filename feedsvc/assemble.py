@@ -1,15 +1,16 @@
 """The feeds' documents for the due articles: each entry rendered and emitted inside its own
 error boundary, so one article that cannot be shown is rejected by name and the next one
-takes its place."""
+takes its place; a document whose source key is unchanged is neither rendered nor written."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from feedsvc.archive import DocumentPlan, chronological, lay_out
 from feedsvc.articles.read import read_body
 from feedsvc.budget import IN_PROCESS_CHARS, BudgetExceeded, render_in_worker
 from feedsvc.catalog.cache import recall_entries
@@ -18,8 +19,10 @@ from feedsvc.config import Config
 from feedsvc.content import to_entry
 from feedsvc.errors import ArticleError, BuildCancelled, display_path
 from feedsvc.formats import write_feed
-from feedsvc.model import Article, Entry, Failures, Feed, FeedSpec
-from feedsvc.plan import FeedPlan, newest_unique
+from feedsvc.model import Article, Artifact, ArtifactKind, Entry, Failures, Feed, FeedSpec
+from feedsvc.outputs.base import Put
+from feedsvc.plan import FeedPlan, unique
+from feedsvc.sourcekey import config_token, document_key, entries_key
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # libxml2 (lxml, feedparser's parser, many readers) refuses a text node over 10,000,000 bytes,
@@ -28,17 +31,42 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_ENTRY_BYTES = 2 * 2**20
 MAX_FEED_BYTES = 8 * 2**20
 LARGE_FEED_BYTES = 1_000_000
+# Archive pages made are handed to ``store`` in batches of about this many bytes, so a build
+# never holds a whole archive's documents in memory.
+STORE_BATCH_BYTES = 4 * 2**20
 log = logging.getLogger("feedsvc.assemble")
+
+
+# Stores archive pages as soon as they are made (publish's sink), returning their artifacts.
+Store = Callable[[list[Put]], list[Artifact]]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One file of a feed: its spec and source key, and either its new bytes (``content``) or
+    its artifact (``kept``): the one published before when its key shows it unchanged, or the
+    one just stored."""
+
+    spec: FeedSpec
+    key: str
+    content: bytes | None = None
+    kept: Artifact | None = None
 
 
 @dataclass(frozen=True)
 class Documents:
-    """A build's feeds: the articles shown, each feed file's bytes, and what went wrong."""
+    """A feed's documents: the articles its subscription files show, each file, and what went
+    wrong."""
 
     shown: tuple[Article, ...]
-    files: tuple[tuple[str, bytes], ...]
+    documents: tuple[Document, ...]
     rejected: tuple[ArticleError, ...]
     warnings: tuple[str, ...]
+
+    @property
+    def files(self) -> tuple[tuple[str, bytes], ...]:
+        """(path, bytes) of each document made anew."""
+        return tuple((d.spec.path, d.content) for d in self.documents if d.content is not None)
 
 
 def assemble(
@@ -47,33 +75,68 @@ def assemble(
     catalog: Catalog,
     retry: bool = False,
     cancel: threading.Event | None = None,
+    *,
+    published: Mapping[str, Artifact] | None = None,
+    store: Store | None = None,
 ) -> Documents:
-    """The documents of ``feed``: its newest ``max_items`` articles that can be shown.
+    """The documents of ``feed``: its newest ``max_items`` articles that can be shown, and
+    (see archive.lay_out) archive pages of all the older ones.
 
-    The catalog's ``entries`` and ``failures`` carry what earlier builds rendered or rejected,
-    so each article is rendered once; both are trimmed to the articles of this build. Nothing
-    here hashes every due article: a one-file republish of a large archive stays cheap.
+    A document whose source key equals the one ``catalog.documents`` remembers, and whose
+    artifact ``published`` (the sink's listing) still holds, is neither rendered nor written:
+    it is kept. Without ``published`` (a check) every document is made. With ``store``, the
+    archive pages made are handed to it in batches, oldest first, as they are made. The
+    catalog's ``entries`` and ``failures`` carry what earlier builds rendered or rejected, so
+    each article is rendered once; the site's feed (no topic) forgets the failures of
+    articles no longer due.
     """
+    failures = catalog.failures
     due = list(feed.articles)
-    entries, failures = catalog.entries, catalog.failures
-    _keep_due(failures, due, retry)
-    candidates = _without(due, failures)
+    if feed.topic is None:
+        _keep_due(failures, due, retry)
+    owners, duplicates = unique(due)
+    ordered = sorted(owners, key=chronological)
+    head = _channel(config, feed)
+    token = config_token(config)
+    made: dict[str, tuple[str, bytes | Artifact]] = {}  # path -> (key, bytes or stored)
+    sizes: dict[str, int] = {}
+    batch = _Batch(store, made)
     limit = feed.max_items
     while True:
-        shown, duplicates = newest_unique(candidates, limit)
-        rendered = _render(config, shown, catalog, cancel)
+        candidates = _without(ordered, failures)
+        layout = lay_out(config, feed.specs, candidates, limit)
+        heads = {plan.spec.path: _head(head, plan) for plan in layout}
+        keys = _keys(token, layout, heads)
+        kept = {
+            path: artifact
+            for path, key in keys.items()
+            if (artifact := _kept(catalog, published, path, key)) is not None
+        }
+        todo = [plan for plan in layout if plan.spec.path not in kept]
+        needed = list(dict.fromkeys(a for plan in todo for a in plan.articles))
+        rendered = _render(config, needed, catalog, cancel)
         if rendered is None:
-            candidates = _without(candidates, failures)
             continue
-        files, broken = _emit(
-            config, feed.specs, _feed(config, rendered), dict(zip(rendered, shown, strict=True))
-        )
+        broken: Failures = {}
+        for plan in todo:
+            path = plan.spec.path
+            if made.get(path, ("",))[0] == keys[path]:
+                continue
+            content, broken = _emit(config, plan, heads[path], rendered)
+            if broken:
+                break
+            made[path] = keys[path], content
+            sizes[path] = len(content)
+            if plan.archive:
+                batch.add(plan.spec, content)
         if broken:
             failures.update(broken)
-            candidates = _without(candidates, broken)
             continue
-        largest = max(len(content) for _, content in files)
+        shown = layout[0].articles
+        subscription = [p.spec.path for p in layout[: len(feed.specs)] if p.spec.path not in kept]
+        largest = max((sizes[path] for path in subscription), default=0)
         if largest <= MAX_FEED_BYTES:
+            batch.flush()
             break
         if len(shown) == 1:  # alone too large for a feed: never publishable as it is
             failures[shown[0].path] = (
@@ -83,16 +146,14 @@ def assemble(
                     f"too large to publish: its feed would be {largest / 2**20:.1f} MiB",
                 ),
             )
-            candidates = _without(candidates, failures)
             continue
         # Fewer entries, in proportion: the oldest ones wait outside the feed, unrejected.
         limit = max(1, min(len(shown) - 1, len(shown) * MAX_FEED_BYTES // largest))
-    _keep_only(entries, shown)
+    documents = tuple(_document(plan.spec, keys[plan.spec.path], kept, made) for plan in layout)
     warnings = [
-        f"{name} is {len(content) / 1e6:.1f} MB: some aggregators drop feeds over 1 MB;"
-        " consider a lower [feeds] max_items"
-        for name, content in files
-        if len(content) > LARGE_FEED_BYTES
+        _large_warning(plan.spec, sizes[plan.spec.path])
+        for plan in layout
+        if plan.spec.path not in kept and sizes[plan.spec.path] > LARGE_FEED_BYTES
     ]
     if limit < feed.max_items and len(shown) < len(candidates):
         warnings.append(
@@ -100,7 +161,96 @@ def assemble(
             f" {feed.max_items}: more would take them past {MAX_FEED_BYTES // 2**20} MiB"
         )
     rejected = [*duplicates, *(error for _, error in failures.values())]
-    return Documents(tuple(shown), files, tuple(rejected), tuple(warnings))
+    if feed.topic is not None:
+        rejected = []  # the site's feed holds every due article and reports them once
+    return Documents(tuple(shown), documents, tuple(rejected), tuple(warnings))
+
+
+class _Batch:
+    """Archive pages made and not yet stored: handed to ``store`` once they weigh
+    STORE_BATCH_BYTES, each then remembered in ``made`` by its artifact, not its bytes."""
+
+    def __init__(self, store: Store | None, made: dict[str, tuple[str, bytes | Artifact]]) -> None:
+        self.store = store
+        self.made = made
+        self.puts: dict[str, Put] = {}  # a page made again replaces its earlier version
+
+    def add(self, spec: FeedSpec, content: bytes) -> None:
+        if self.store is None:
+            return
+        self.puts[spec.path] = Put(spec.path, content, spec.media_type, spec.kind)
+        if sum(len(put.content) for put in self.puts.values()) >= STORE_BATCH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.store is None or not self.puts:
+            return
+        puts = list(self.puts.values())
+        for put, artifact in zip(puts, self.store(puts), strict=True):
+            key, _ = self.made[put.path]
+            self.made[put.path] = key, artifact
+        self.puts = {}
+
+
+def _document(
+    spec: FeedSpec,
+    key: str,
+    kept: Mapping[str, Artifact],
+    made: Mapping[str, tuple[str, bytes | Artifact]],
+) -> Document:
+    if spec.path in kept:
+        return Document(spec, key, kept=kept[spec.path])
+    content = made[spec.path][1]
+    if isinstance(content, bytes):
+        return Document(spec, key, content=content)
+    return Document(spec, key, kept=content)
+
+
+def keep_entries(catalog: Catalog, keep: Iterable[Article]) -> None:
+    """Keep only the rendered entries of ``keep`` (the due articles). An edit or a delete
+    that shifts archive pages then writes them again without rendering their articles anew,
+    at the cost of holding each rendered entry in memory."""
+    _keep_only(catalog.entries, keep)
+
+
+def _keys(
+    token: str,
+    layout: list[DocumentPlan],
+    heads: Mapping[str, Feed],
+) -> dict[str, str]:
+    """Each document's source key, by path."""
+    # The formats of one page share its articles: their entries' key is computed once.
+    entries: dict[int, str] = {}
+    for plan in layout:
+        if id(plan.articles) not in entries:
+            entries[id(plan.articles)] = entries_key(plan.articles)
+    return {
+        plan.spec.path: document_key(token, plan, heads[plan.spec.path], entries[id(plan.articles)])
+        for plan in layout
+    }
+
+
+def _kept(
+    catalog: Catalog, published: Mapping[str, Artifact] | None, path: str, key: str
+) -> Artifact | None:
+    """The artifact published at ``path`` when its key is ``key`` and the sink still holds it."""
+    if published is None:
+        return None
+    remembered = catalog.documents.get(path)
+    if remembered is None or remembered[0] != key:
+        return None
+    listed = published.get(path)
+    if listed is None or listed.digest != remembered[1].digest:
+        return None
+    return remembered[1]
+
+
+def _large_warning(spec: FeedSpec, size: int) -> str:
+    setting = "archive_page_size" if spec.kind is ArtifactKind.ARCHIVE else "max_items"
+    return (
+        f"{spec.path} is {size / 1e6:.1f} MB: some aggregators drop feeds over 1 MB;"
+        f" consider a lower [feeds] {setting}"
+    )
 
 
 def _without(articles: list[Article], failures: Failures) -> list[Article]:
@@ -123,16 +273,16 @@ def _keep_due(failures: Failures, due: list[Article], retry: bool) -> None:
 
 def _render(
     config: Config,
-    shown: list[Article],
+    articles: list[Article],
     catalog: Catalog,
     cancel: threading.Event | None,
-) -> list[Entry] | None:
-    """Each shown article's entry, rendered once; None when some could not be (they are
-    then in the catalog's ``failures``)."""
+) -> dict[Article, Entry] | None:
+    """Each article's entry, rendered once; None when some could not be (they are then in
+    the catalog's ``failures``)."""
     entries, failures = catalog.entries, catalog.failures
-    recall_entries(catalog, shown)
-    rendered: list[Entry] = []
-    for article in shown:
+    recall_entries(catalog, articles)
+    rendered: dict[Article, Entry] = {}
+    for article in articles:
         entry = entries.get(article)
         if entry is None:
             if cancel is not None and cancel.is_set():
@@ -153,26 +303,25 @@ def _render(
                 ),
             )
         else:
-            rendered.append(entry)
-    return rendered if len(rendered) == len(shown) else None
+            rendered[article] = entry
+    return rendered if len(rendered) == len(articles) else None
 
 
 def _emit(
-    config: Config, specs: tuple[FeedSpec, ...], feed: Feed, articles: dict[Entry, Article]
-) -> tuple[tuple[tuple[str, bytes], ...], Failures]:
-    """The bytes of each of ``specs``' files; when a format cannot be written, the entries to
-    blame."""
-    files = []
-    for spec in specs:
-        try:
-            files.append((spec.path, write_feed(spec.format, feed, config.feed_url(spec.path))))
-        except Exception as exc:  # noqa: BLE001 (narrowed to the entries below)
-            broken = _blame(config, feed, spec, articles)
-            if not broken:
-                raise
-            log.debug("cannot write %s: %r", spec.path, exc)
-            return (), broken
-    return tuple(files), {}
+    config: Config, plan: DocumentPlan, head: Feed, rendered: Mapping[Article, Entry]
+) -> tuple[bytes, Failures]:
+    """The bytes of ``plan``'s file; when its format cannot be written, the entries to blame."""
+    articles = {rendered[article]: article for article in plan.articles}
+    feed = _with_entries(head, tuple(articles))
+    spec = plan.spec
+    try:
+        return write_feed(spec.format, feed, config.feed_url(spec.path)), {}
+    except Exception as exc:  # noqa: BLE001 (narrowed to the entries below)
+        broken = _blame(config, feed, spec, articles)
+        if not broken:
+            raise
+        log.debug("cannot write %s: %r", spec.path, exc)
+        return b"", broken
 
 
 def _blame(config: Config, feed: Feed, spec: FeedSpec, articles: dict[Entry, Article]) -> Failures:
@@ -226,14 +375,38 @@ def _keep_only(mapping: MutableMapping[Article, object], keep: Iterable[Article]
         del mapping[article]
 
 
-def _feed(config: Config, entries: list[Entry]) -> Feed:
-    return Feed(
-        title=config.site.title,
-        home_url=config.site.url,
+def _channel(config: Config, feed: FeedPlan) -> Feed:
+    """The channel of ``feed``'s documents, without entries: the site's, or a topic's."""
+    site = config.site
+    channel = Feed(
+        title=site.title,
+        home_url=site.url,
         description=config.description,
-        language=config.site.language,
-        author=config.site.author,
-        updated=max((entry.updated for entry in entries), default=EPOCH),
-        entries=tuple(entries),
+        language=site.language,
+        author=site.author,
+        updated=EPOCH,
+        entries=(),
         hubs=config.ping.websub_hubs,
     )
+    topic = feed.topic
+    if topic is None:
+        return channel
+    about = f"tagged “{topic.name}”" if topic.kind == "tag" else f"by {topic.name}"
+    return replace(
+        channel,
+        title=f"{site.title} — {topic.name}",
+        description=f"Articles {about} from {site.title}",
+        feed_id=config.feed_url(topic.base),
+    )
+
+
+def _head(channel: Feed, plan: DocumentPlan) -> Feed:
+    """The channel as ``plan``'s document states it: its links; no hubs on an archive page,
+    which nobody subscribes to."""
+    hubs = () if plan.archive else channel.hubs
+    return replace(channel, links=plan.links, archive=plan.archive, hubs=hubs)
+
+
+def _with_entries(head: Feed, entries: tuple[Entry, ...]) -> Feed:
+    updated = max((entry.updated for entry in entries), default=EPOCH)
+    return replace(head, entries=entries, updated=updated)

@@ -38,6 +38,7 @@ REQUIRED_IN_FILE = (("site", "url"), ("site", "title"))
 RANGES: dict[str, tuple[float, float]] = {
     "articles.summary_length": (20, 100_000),
     "feeds.max_items": (1, 100_000),
+    "feeds.archive_page_size": (1, 100_000),
     "watch.debounce_ms": (0, 60_000),
     "ping.timeout_s": (0.001, 3_600),
     "ping.max_attempts": (1, 100),
@@ -77,6 +78,10 @@ class FeedsConfig:
     max_items: int = 50
     article_url: str = "{site_url}{slug}/"
     gzip_copies: bool = False  # rss.xml.gz beside rss.xml, for nginx's gzip_static
+    archives: bool = True  # RFC 5005 archive pages of every article past max_items
+    archive_page_size: int = 100  # entries in each archive page; only the newest is partial
+    tag_feeds: bool = False  # a feed per tag: tags/<slug>/rss.xml, ...
+    author_feeds: bool = False  # a feed per author: authors/<slug>/rss.xml, ...
 
 
 @dataclass(frozen=True)

@@ -187,8 +187,22 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A link from a feed to another document, and what that document is to it."""
+
+    href: str
+    rel: str
+    type: str | None = None
+
+
+@dataclass(frozen=True)
 class Feed:
-    """A whole feed, format-free: the channel's fields and its entries, newest first."""
+    """A whole feed, format-free: the channel's fields and its entries, newest first.
+
+    ``links`` are the RFC 5005 links beyond self and hubs (``current``, ``prev-archive``,
+    ``next-archive``); ``archive`` marks an archive document (``fh:archive``). ``feed_id`` is
+    the Atom id, the home URL when empty.
+    """
 
     title: str
     home_url: str
@@ -198,6 +212,9 @@ class Feed:
     updated: datetime
     entries: tuple[Entry, ...]
     hubs: tuple[str, ...] = ()
+    links: tuple[Link, ...] = ()
+    archive: bool = False
+    feed_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,14 @@
 """What each feed holds: a pure decision over parsed articles and the clock, with no I/O.
 
 Published articles are due, drafts never are, future-dated ones wait for their time; of two
-articles claiming one id, the one whose path sorts first keeps it. Rendering (which may turn
-an article away) happens after, in assemble, which picks from the plan.
+articles claiming one id, the one whose path sorts first keeps it. The site's feed holds
+every due article; with ``[feeds] tag_feeds`` or ``author_feeds``, each tag's or author's
+feed those about it. Rendering (which may turn an article away) and archive pages come
+after, in assemble, which picks from the plan.
 """
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,16 +17,18 @@ from pathlib import Path
 from feedsvc.config import Config
 from feedsvc.errors import ArticleError
 from feedsvc.model import ATOM_TYPE, JSON_TYPE, RSS_TYPE, Article, ArtifactKind, FeedSpec, Parsed
+from feedsvc.topics import Topic, TopicKind, topics_of
 
 
 @dataclass(frozen=True)
 class FeedPlan:
-    """One feed: the files it is written as, the articles it may hold (in path order), and how
-    many of the newest it shows."""
+    """One feed: its subscription files, the articles it may hold (in path order), how many of
+    the newest those files show, and the topic it is about (None: the whole site)."""
 
     specs: tuple[FeedSpec, ...]
     articles: tuple[Article, ...]
     max_items: int
+    topic: Topic | None = None
 
 
 @dataclass(frozen=True)
@@ -43,12 +46,36 @@ class Plan:
 
 def subscription_feeds(config: Config) -> tuple[FeedSpec, ...]:
     """The files of the feed readers subscribe to, one per format, at the output's root."""
-    del config  # every site has the same three today; tag and author feeds will read it
+    del config  # every site has the same three
+    return channel_specs("", ArtifactKind.SUBSCRIPTION)
+
+
+def channel_specs(base: str, kind: ArtifactKind) -> tuple[FeedSpec, ...]:
+    """A feed's subscription files, one per format, in the directory ``base`` ("" or ending
+    in '/')."""
     return (
-        FeedSpec("rss.xml", "rss", RSS_TYPE, ArtifactKind.SUBSCRIPTION),
-        FeedSpec("atom.xml", "atom", ATOM_TYPE, ArtifactKind.SUBSCRIPTION),
-        FeedSpec("feed.json", "json", JSON_TYPE, ArtifactKind.SUBSCRIPTION),
+        FeedSpec(f"{base}rss.xml", "rss", RSS_TYPE, kind),
+        FeedSpec(f"{base}atom.xml", "atom", ATOM_TYPE, kind),
+        FeedSpec(f"{base}feed.json", "json", JSON_TYPE, kind),
     )
+
+
+def topic_feeds(config: Config, due: Sequence[Article]) -> list[FeedPlan]:
+    """The feed of each tag and author of ``due`` (of the articles that own their ids: a
+    duplicate is in no feed), as ``[feeds] tag_feeds`` and ``author_feeds`` ask."""
+    kinds: list[TopicKind] = []
+    if config.feeds.tag_feeds:
+        kinds.append("tag")
+    if config.feeds.author_feeds:
+        kinds.append("author")
+    owners = unique(due)[0] if kinds else []
+    return [
+        FeedPlan(
+            channel_specs(topic.base, ArtifactKind.TOPIC), articles, config.feeds.max_items, topic
+        )
+        for kind in kinds
+        for topic, articles in topics_of(kind, owners)
+    ]
 
 
 def plan_build(config: Config, outcomes: Sequence[Parsed], now: datetime) -> Plan:
@@ -77,7 +104,7 @@ def plan_build(config: Config, outcomes: Sequence[Parsed], now: datetime) -> Pla
             due.append(article)
     subscription = FeedPlan(subscription_feeds(config), tuple(due), config.feeds.max_items)
     return Plan(
-        feeds=(subscription,),
+        feeds=(subscription, *topic_feeds(config, due)),
         rejected=tuple(rejected),
         warnings=tuple(warnings),
         drafts=tuple(drafts),
@@ -87,9 +114,10 @@ def plan_build(config: Config, outcomes: Sequence[Parsed], now: datetime) -> Pla
     )
 
 
-def newest_unique(due: Sequence[Article], count: int) -> tuple[list[Article], list[ArticleError]]:
-    """The ``count`` newest articles, newest first; of two articles claiming one id, the one
-    whose path sorts first keeps it (``due`` is in path order)."""
+def unique(due: Sequence[Article]) -> tuple[list[Article], list[ArticleError]]:
+    """The articles that own their ids, and an error for each other claimant: of two
+    articles claiming one id, the one whose path sorts first keeps it (``due`` is in path
+    order)."""
     owners: dict[str, Article] = {}
     duplicates: list[ArticleError] = []
     for article in due:
@@ -97,7 +125,4 @@ def newest_unique(due: Sequence[Article], count: int) -> tuple[list[Article], li
         if owner is not article:
             message = f"the id {article.entry_id!r} is already used by {owner.path}"
             duplicates.append(ArticleError(article.path, message))
-    newest = heapq.nlargest(
-        count, owners.values(), key=lambda a: (a.published, a.updated, a.entry_id)
-    )
-    return newest, duplicates
+    return list(owners.values()), duplicates

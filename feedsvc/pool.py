@@ -39,8 +39,11 @@ def outcomes(
     from concurrent.futures import ProcessPoolExecutor  # only a large scan pays for it
 
     chunks = [jobs[i : i + CHUNK] for i in range(0, len(jobs), CHUNK)]
+    context = _context()
+    # A forked worker's parent is this process; a forkserver's worker's is the server.
+    parent = os.getpid() if context.get_start_method() == "fork" else 0
     pool = ProcessPoolExecutor(
-        workers, mp_context=_context(), initializer=_follow_parent, initargs=(os.getpid(),)
+        workers, mp_context=context, initializer=_follow_parent, initargs=(parent,)
     )
     try:
         futures = [pool.submit(_chunk, chunk, root, config, now) for chunk in chunks]
@@ -68,14 +71,16 @@ def _context() -> BaseContext:
 
 
 def _follow_parent(parent: int) -> None:
-    """Make this worker die with the process that started it: a build killed with SIGKILL
-    must not leave workers waiting forever for work (Linux; elsewhere a no-op)."""
+    """Make this worker die with the process that started it (the build's, or the
+    forkserver, which ends with the build's): a build killed with SIGKILL must not leave
+    workers waiting forever for work (Linux; elsewhere a no-op). ``parent``, when known, is
+    checked: it may have died before the request took effect."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
         return
-    if os.getppid() != parent:  # it died before the request took effect
+    if parent and os.getppid() != parent:
         os._exit(1)
 
 

@@ -1,26 +1,39 @@
 """A plan to published files: each feed's documents assembled, put into the sink (only what
-changed), the pings that change owes kept, and the outcome recorded in the catalog."""
+changed; a document whose source key is unchanged is not even made), documents no longer
+planned removed, the pings that change owes kept, and the outcome recorded in the catalog."""
 
 from __future__ import annotations
 
 import json
 import logging
 import threading
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from lxml import etree
 
-from feedsvc.assemble import assemble
+from feedsvc.assemble import Document, assemble, keep_entries
 from feedsvc.catalog.memory import Catalog
 from feedsvc.catalog.records import BuildRecord, record_build
 from feedsvc.config import Config
 from feedsvc.errors import ArticleError, EmptyFeedRefused, FeedsvcError
-from feedsvc.model import ATOM_TYPE, JSON_TYPE, Article, BuildResult, FeedSpec, Manifest
+from feedsvc.model import (
+    ATOM_TYPE,
+    JSON_TYPE,
+    Article,
+    Artifact,
+    ArtifactKind,
+    BuildResult,
+    FeedSpec,
+    Manifest,
+)
 from feedsvc.notifications import announced_paths, feed_urls, owe
 from feedsvc.outputs.base import Put, Sink
-from feedsvc.plan import Plan
+from feedsvc.plan import Plan, unique
 from feedsvc.scan import check_cancel
 
+# What a publish removes once no longer planned; subscription feeds are never removed.
+REMOVABLE = frozenset({ArtifactKind.ARCHIVE, ArtifactKind.TOPIC})
 log = logging.getLogger("feedsvc.publish")
 
 
@@ -39,33 +52,66 @@ def publish(
     assemble the same documents and write nothing.
 
     A publish that would take feeds with entries to none raises EmptyFeedRefused unless
-    ``allow_empty``; ``cancel`` being set raises BuildCancelled before anything is written.
-    Both leave the published files as they were. ``retry`` retries renders that ran out of
-    their budget (on a rescan).
+    ``allow_empty``; ``cancel`` being set raises BuildCancelled before any feed is written.
+    Both leave the published feeds as they were. ``retry`` retries renders that ran out of
+    their budget (on a rescan). The catalog's ``documents`` remember each published
+    document's source key and artifact, so the next publish makes only the changed ones.
+
+    Archive pages are put in batches as they are made (see assemble), so memory never holds
+    a whole archive; the feeds that link them are put together, last. A reader never meets a
+    link to a page not yet published.
     """
     found: list[str] = list(warnings) + list(plan.warnings)
     rejected: list[ArticleError] = list(plan.rejected)
-    puts: list[Put] = []
+    published = sink.list() if sink is not None else None
+    documents: list[Document] = []
+    changed: list[str] = []
+    stored: dict[str, Artifact] = {}  # archive pages put while the feeds are assembled
+
+    def store(pages: list[Put]) -> list[Artifact]:
+        assert sink is not None
+        check_cancel(cancel)
+        changed.extend(sink.put(pages))
+        stored.update((put.path, put.artifact()) for put in pages)
+        return [put.artifact() for put in pages]
+
     shown: tuple[Article, ...] = ()
-    for feed in plan.feeds:
-        documents = assemble(config, feed, catalog, retry=retry, cancel=cancel)
-        rejected.extend(documents.rejected)
-        found.extend(documents.warnings)
-        specs = {spec.path: spec for spec in feed.specs}
-        puts += [_put(specs[path], content) for path, content in documents.files]
-        shown = shown or documents.shown  # the first feed planned is the subscription feed
-    manifest = Manifest(tuple(put.artifact() for put in puts))
+    for index, feed in enumerate(plan.feeds):
+        made = assemble(
+            config,
+            feed,
+            catalog,
+            retry=retry,
+            cancel=cancel,
+            published=published,
+            store=store if sink is not None else None,
+        )
+        found.extend(made.warnings)
+        documents += made.documents
+        if index == 0:  # the first feed planned is the site's: it holds every due article
+            shown = made.shown
+            if sink is not None and not shown and not allow_empty:
+                check_cancel(cancel)
+                _refuse_emptying(sink, made.documents)
+    # Failures found in any feed are reported once, after all of them.
+    rejected.extend(_site_rejections(catalog, plan))
+    keep_entries(catalog, plan.feeds[0].articles)
+    puts = {d.spec.path: _put(d.spec, d.content) for d in documents if d.content is not None}
+    manifest = Manifest(tuple(_artifact(d, puts) for d in documents))
     if sink is not None:
         check_cancel(cancel)
-        if not shown and not allow_empty:
-            _refuse_emptying(sink, puts)
-        changed = sink.put(puts, before_commit=lambda paths: _owe(config, manifest, paths))
-        manifest = Manifest(manifest.artifacts, tuple(changed))
+        changed += sink.put(
+            list(puts.values()), before_commit=lambda paths: _owe(config, manifest, paths)
+        )
+        manifest = Manifest(manifest.artifacts, tuple(dict.fromkeys(changed)))
+        _forget_unplanned(sink, catalog, {**(published or {}), **stored}, documents, manifest)
     result = BuildResult(
         entries=len(shown),
         written=tuple(config.feeds.output / path for path in manifest.changed),
         unchanged=tuple(
-            config.feeds.output / put.path for put in puts if put.path not in manifest.changed
+            config.feeds.output / artifact.path
+            for artifact in manifest.artifacts
+            if artifact.path not in manifest.changed
         ),
         rejected=tuple(sorted(rejected, key=lambda e: str(e.path))),
         warnings=tuple(found),
@@ -86,6 +132,48 @@ def _put(spec: FeedSpec, content: bytes) -> Put:
     return Put(spec.path, content, spec.media_type, spec.kind)
 
 
+def _artifact(document: Document, puts: Mapping[str, Put]) -> Artifact:
+    """The document as the manifest lists it: as made now, or as published before."""
+    put = puts.get(document.spec.path)
+    if put is not None:
+        return put.artifact()
+    assert document.kept is not None  # a document is made anew or kept
+    return document.kept
+
+
+def _site_rejections(catalog: Catalog, plan: Plan) -> list[ArticleError]:
+    """The id duplicates among the due articles and every article that cannot be shown."""
+    site = plan.feeds[0].articles
+    duplicates = unique(site)[1]
+    return [*duplicates, *(error for _, error in catalog.failures.values())]
+
+
+def _forget_unplanned(
+    sink: Sink,
+    catalog: Catalog,
+    published: Mapping[str, Artifact],
+    documents: Sequence[Document],
+    manifest: Manifest,
+) -> None:
+    """Remember each document's key and artifact; remove the archive pages and topic feeds
+    published before that are no longer planned (a shorter archive, a tag gone)."""
+    planned = {document.spec.path for document in documents}
+    known = {path: artifact for path, (_, artifact) in catalog.documents.items()}
+    known.update(published)
+    catalog.documents.clear()
+    catalog.documents.update(
+        (d.spec.path, (d.key, artifact))
+        for d, artifact in zip(documents, manifest.artifacts, strict=True)
+    )
+    gone = [
+        path
+        for path, artifact in known.items()
+        if path not in planned and artifact.kind in REMOVABLE
+    ]
+    if gone:
+        sink.delete(gone)
+
+
 def _owe(config: Config, manifest: Manifest, paths: list[str]) -> None:
     """Keep the pings the files at ``paths`` are about to owe (see notifications.owe)."""
     changed = Manifest(manifest.artifacts, tuple(paths))
@@ -98,7 +186,7 @@ def _record(config: Config, result: BuildResult) -> None:
         finished=datetime.now(UTC),
         entries=result.entries,
         articles=result.articles,
-        written=tuple(path.name for path in result.written),
+        written=tuple(str(path.relative_to(config.feeds.output)) for path in result.written),
         rejected=tuple(str(error) for error in result.rejected),  # independent of the cwd
         manifest=result.manifest,
     )
@@ -108,12 +196,14 @@ def _record(config: Config, result: BuildResult) -> None:
         log.warning("cannot record the build: %s", error)
 
 
-def _refuse_emptying(sink: Sink, puts: list[Put]) -> None:
-    """Raise EmptyFeedRefused when a published feed still holds entries."""
-    for put in puts:
-        published = sink.read(put.path)
-        if published and _holds_entries(published, put.media_type):
-            raise EmptyFeedRefused(sink.locate(put.path))
+def _refuse_emptying(sink: Sink, documents: Sequence[Document]) -> None:
+    """Raise EmptyFeedRefused when a feed about to be written anew still holds entries."""
+    for document in documents:
+        if document.content is None:
+            continue  # unchanged: as empty as it is now
+        published = sink.read(document.spec.path)
+        if published and _holds_entries(published, document.spec.media_type):
+            raise EmptyFeedRefused(sink.locate(document.spec.path))
 
 
 def _holds_entries(document: bytes, media_type: str) -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 from feedsvc.articles.discover import RootKey
 from feedsvc.budget import Budget
 from feedsvc.config import Config
-from feedsvc.model import Article, Entry, Failures, Parsed
+from feedsvc.model import Article, Artifact, Entry, Failures, Parsed
 from feedsvc.render import Renderer
 
 log = logging.getLogger("feedsvc.catalog")
@@ -19,8 +19,10 @@ log = logging.getLogger("feedsvc.catalog")
 class Catalog:
     """Parsed files keyed by path (each with the (size, mtime, inode) it was read under), and
     rendered entries (and the articles that could not be rendered) keyed by the immutable
-    Article. A build reads in the state database's parse cache once (``cached``) and writes
-    back what it learned (``unsaved``, ``rendered``), so a new process starts warm.
+    Article, and each published document's source key and artifact by path (a document whose
+    key is unchanged is not made again). A build reads in the state database's caches once
+    (``cached``) and writes back what it learned (``unsaved``, ``rendered``, the documents), so
+    a new process starts warm.
     """
 
     config: Config
@@ -36,6 +38,8 @@ class Catalog:
     cached: bool = False  # the parse cache was read in
     cold: dict[str, tuple] = field(default_factory=dict)  # its rows, by name, until scanned
     rendered: dict[Article, Entry] = field(default_factory=dict)  # not yet in the cache
+    # path -> (source key, the artifact published): see feedsvc.sourcekey
+    documents: dict[str, tuple[str, Artifact]] = field(default_factory=dict)
 
     def adopt(self, config: Config) -> None:
         """Serve builds under ``config`` from now on. What was learned under another

@@ -9,7 +9,7 @@ from feedgen.feed import FeedGenerator
 
 from feedsvc import __version__
 from feedsvc.formats.atomlink import feed_links
-from feedsvc.formats.feedgen_ext import AlternateEntryLinks, FeedLinks
+from feedsvc.formats.feedgen_ext import AlternateEntryLinks, ArchiveMark, FeedLinks
 from feedsvc.formats.updated import distinct_updated, feed_updated
 from feedsvc.model import ATOM_TYPE, Feed
 
@@ -22,7 +22,9 @@ def write_atom(feed: Feed, self_url: str) -> bytes:
         "entry_links", BaseExtension, AlternateEntryLinks, atom=True, rss=False
     )
     generator.feed_links.links(feed_links(feed, self_url, ATOM_TYPE))
-    generator.id(feed.home_url)
+    if feed.archive:
+        generator.register_extension("archive", ArchiveMark, atom=True, rss=False)
+    generator.id(feed.feed_id or feed.home_url)
     generator.title(feed.title)
     generator.updated(feed_updated(feed))
     generator.author({"name": feed.author})

@@ -11,7 +11,8 @@ import re
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from lxml import etree
 
-from feedsvc.formats.atomlink import ATOM_NS, Link
+from feedsvc.formats.atomlink import ATOM_NS, HISTORY_NS
+from feedsvc.model import Link
 
 DC_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"
 # RSS elements holding plain text (an item's description is HTML whose markup is escaped
@@ -47,6 +48,25 @@ class FeedLinks(BaseExtension):
         # so its elements, and the ones added beside them, are unqualified.
         position = atom_feed.index(atom_feed.find("link"))
         atom_feed[position:position] = [_link("link", link) for link in self._links]
+        return atom_feed
+
+
+class ArchiveMark(BaseExtension):
+    """RFC 5005's ``<fh:archive/>``: this document is an archive page, not the feed itself.
+
+    Registered only for archive documents, so other feeds declare no ``fh`` namespace. It
+    goes before the first item or entry, as a channel or feed extension element.
+    """
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"fh": HISTORY_NS}
+
+    def extend_rss(self, rss_feed: etree._Element) -> etree._Element:
+        _insert_before_first(rss_feed.find("channel"), "item")
+        return rss_feed
+
+    def extend_atom(self, atom_feed: etree._Element) -> etree._Element:
+        _insert_before_first(atom_feed, "entry")
         return atom_feed
 
 
@@ -100,6 +120,15 @@ def _reference_markup(parent: etree._Element) -> None:
             reference = etree.Entity(REFERENCES[character])
             reference.tail = following
             element.append(reference)
+
+
+def _insert_before_first(parent: etree._Element, tag: str) -> None:
+    mark = etree.Element(f"{{{HISTORY_NS}}}archive")
+    first = parent.find(tag)
+    if first is None:
+        parent.append(mark)
+    else:
+        first.addprevious(mark)
 
 
 def _link(tag: str, link: Link) -> etree._Element:

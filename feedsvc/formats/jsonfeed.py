@@ -11,16 +11,23 @@ JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 
 
 def write_json(feed: Feed, self_url: str) -> bytes:
-    """JSON Feed 1.1, hubs advertised as WebSub."""
+    """JSON Feed 1.1, hubs advertised as WebSub.
+
+    Archives page with ``next_url`` (to the next older page). A page's ``feed_url`` is the
+    feed it belongs to (its ``current`` link): JSON Feed takes that URL as the feed's identity.
+    """
+    links = {link.rel: link.href for link in feed.links}
     document: dict[str, object] = {
         "version": JSON_FEED_VERSION,
         "title": feed.title,
         "home_page_url": feed.home_url,
-        "feed_url": self_url,
+        "feed_url": links.get("current", self_url),
         "description": feed.description,
         "language": feed.language,
         "authors": [{"name": feed.author}],
     }
+    if "prev-archive" in links:
+        document["next_url"] = links["prev-archive"]
     if feed.hubs:
         document["hubs"] = [{"type": "WebSub", "url": hub} for hub in feed.hubs]
     document["items"] = [

@@ -8,6 +8,7 @@ from feedgen.feed import FeedGenerator
 
 from feedsvc.formats.atomlink import feed_links
 from feedsvc.formats.feedgen_ext import (
+    ArchiveMark,
     ChannelCharacterReferences,
     FeedLinks,
     ItemCharacterReferences,
@@ -33,6 +34,8 @@ def write_rss(feed: Feed, self_url: str) -> bytes:
     )
     generator.register_extension("feed_links", FeedLinks, atom=False, rss=True)
     generator.feed_links.links(feed_links(feed, self_url, RSS_TYPE))
+    if feed.archive:
+        generator.register_extension("archive", ArchiveMark, atom=False, rss=True)
     generator.title(feed.title)
     generator.link(href=feed.home_url, rel="alternate")
     generator.description(feed.description)

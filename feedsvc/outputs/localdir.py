@@ -107,6 +107,7 @@ class LocalDirSink:
             for path in paths:
                 _remove(self.directory / path)
                 _remove(self.directory / (path + ".gz"))
+                _remove_empty_parents(self.directory, path)
             artifacts = {p: a for p, a in index.artifacts.items() if p not in paths}
             copies = {n: c for n, c in index.copies.items() if n[: -len(".gz")] not in paths}
             if artifacts != index.artifacts:
@@ -114,8 +115,14 @@ class LocalDirSink:
         return removed
 
     def list(self) -> Mapping[str, Artifact]:
-        """The files the directory's manifest lists, by path."""
-        return _read_index(self.directory).artifacts
+        """The files the directory's manifest lists, by path, less those since removed or
+        resized by hand (a stat each): a publish that trusts this listing to skip a file
+        then makes it again."""
+        return {
+            path: artifact
+            for path, artifact in _read_index(self.directory).artifacts.items()
+            if _size(self.directory / path) == artifact.size
+        }
 
     def read(self, path: str) -> bytes | None:
         """The bytes published at ``path``, None when there is no such file."""
@@ -326,6 +333,17 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
     except OSError as exc:
         raise PublishError(str(path), f"cannot remove ({exc.strerror})") from exc
+
+
+def _remove_empty_parents(directory: Path, path: str) -> None:
+    """Remove the directories below ``directory`` that ``path`` was the last file of."""
+    parent = (directory / path).parent
+    while parent != directory and directory in parent.parents:
+        try:
+            parent.rmdir()
+        except OSError:  # not empty (or not ours to remove): so are the ones above
+            return
+        parent = parent.parent
 
 
 def _sync_directory(directory: Path) -> None:
