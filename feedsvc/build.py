@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from feedsvc.catalog.cache import persist, persist_entries, warm
+from feedsvc.catalog.cache import persist, persist_documents, persist_entries, warm
 from feedsvc.catalog.memory import Catalog
 from feedsvc.catalog.records import record_build_failure
 from feedsvc.config import Config
@@ -69,7 +69,7 @@ def build(
             allow_empty=allow_empty,
             warnings=(*warnings, *found.warnings),
         )
-        if write and (unsaved := persist_entries(catalog)):
+        if write and (unsaved := persist_entries(catalog) + persist_documents(catalog)):
             result = replace(result, warnings=(*result.warnings, *unsaved))
         return result
     except BuildCancelled:

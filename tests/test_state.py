@@ -17,6 +17,7 @@ from pathlib import Path
 import feedparser
 import pytest
 
+import feedsvc.assemble
 import feedsvc.outcome
 from feedsvc.build import build
 from feedsvc.catalog.cache import load_parsed
@@ -297,3 +298,30 @@ def test_a_build_killed_at_any_moment_leaves_state_and_feeds_consistent(tmp_path
         k: v for k, v in cold.items() if k.endswith((".xml", ".json"))
     }
     assert not list((site / "public").glob(".*.tmp"))
+
+
+def test_a_new_process_remakes_only_the_documents_that_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The documents' source keys are in the state too: a one-off build after a one-file
+    edit writes the subscription feeds and the edited article's archive page, and renders
+    that article alone."""
+    config = make(tmp_path, max_items=2, archive_page_size=3)
+    for day in range(1, 12):
+        write(tmp_path, f"s{day:02d}.md", story(f"Story {day}", day))
+    build(config)
+    made: list[str] = []
+    real = feedsvc.assemble.write_feed
+
+    def write_feed(format: str, feed: object, self_url: str) -> bytes:  # noqa: A002
+        made.append(self_url.removeprefix(SITE["url"]))
+        return real(format, feed, self_url)
+
+    monkeypatch.setattr(feedsvc.assemble, "write_feed", write_feed)
+    assert build(config).written == () and made == []
+    write(tmp_path, "s02.md", story("Story 2", 2, body="Corrected."))  # on archive page 1
+    result = build(config)
+    assert sorted(made) == ["archive/atom/1.xml", "archive/json/1.json", "archive/rss/1.xml"]
+    assert sorted(str(p.relative_to(config.feeds.output)) for p in result.written) == sorted(made)
+    feed = feedparser.parse((config.feeds.output / "archive/atom/1.xml").read_bytes())
+    assert [e.title for e in feed.entries].count("Story 2") == 1

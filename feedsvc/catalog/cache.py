@@ -19,7 +19,7 @@ from feedsvc.catalog.db import transact
 from feedsvc.catalog.memory import Catalog
 from feedsvc.config import Config
 from feedsvc.errors import ArticleError, FeedsvcError
-from feedsvc.model import Article, Entry, Parsed
+from feedsvc.model import Article, Artifact, ArtifactKind, Entry, Parsed
 
 # Bumped whenever what a row means changes (parsing, normalising, this layout).
 CACHE_VERSION = 1
@@ -83,15 +83,19 @@ def save_parsed(path: Path, config: Config, changed: Mapping[Path, Parsed | None
 
 
 def warm(catalog: Catalog) -> list[str]:
-    """Read the parse cache into a catalog that has not read it yet (outcomes it already
-    holds win); returns warnings: an unusable cache is read as empty, never an error."""
+    """Read the parse cache, and the source keys of the documents published, into a catalog
+    that has not read them yet (what it already holds wins); returns warnings: an unusable
+    cache is read as empty, never an error."""
     if catalog.cached:
         return []
     catalog.cached = True
     try:
         rows = load_rows(catalog.config.state_path, catalog.config)
+        documents = load_documents(catalog.config.state_path)
     except FeedsvcError as error:
         return [f"the parse cache cannot be read, so every article is read again: {error}"]
+    catalog.documents = {**documents, **catalog.documents}
+    catalog.saved_documents = dict(catalog.documents)
     known = {os.fspath(path) for path in catalog.parsed}
     catalog.cold = {name: row for name, row in rows.items() if name not in known}
     return []
@@ -107,6 +111,49 @@ def persist(catalog: Catalog) -> list[str]:
     except FeedsvcError as error:
         return [f"the parse cache cannot be written: {error}"]
     catalog.unsaved.clear()
+    return []
+
+
+def load_documents(path: Path) -> dict[str, tuple[str, Artifact]]:
+    """The source key and artifact of each document published, by path (the key covers the
+    configuration: a document made under another is simply made again)."""
+    if not path.is_file():
+        return {}
+    rows = transact(
+        path,
+        lambda db: db.execute(
+            "SELECT path, key, media_type, kind, digest, size FROM document"
+        ).fetchall(),
+    )
+    return {
+        file: (key, Artifact(file, media_type, ArtifactKind(kind), digest, size))
+        for file, key, media_type, kind, digest, size in rows
+    }
+
+
+def persist_documents(catalog: Catalog) -> list[str]:
+    """Write the documents' keys that changed since they were read or last written; returns
+    warnings (one that cannot be written costs the next process a remake, not this build)."""
+    saved, now = catalog.saved_documents, catalog.documents
+    if saved == now:
+        return []
+    rows = [
+        (path, key, a.media_type, a.kind.value, a.digest, a.size)
+        for path, (key, a) in now.items()
+        if saved.get(path) != (key, a)
+    ]
+    gone = [(path,) for path in saved.keys() - now.keys()]
+
+    def write(db: sqlite3.Connection) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        _insert(db, "INSERT OR REPLACE INTO document VALUES (?, ?, ?, ?, ?, ?)", rows)
+        db.executemany("DELETE FROM document WHERE path = ?", gone)
+
+    try:
+        transact(catalog.config.state_path, write)
+    except FeedsvcError as error:
+        return [f"the documents' keys cannot be written: {error}"]
+    catalog.saved_documents = dict(now)
     return []
 
 

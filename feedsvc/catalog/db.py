@@ -82,6 +82,14 @@ MIGRATIONS: tuple[str, ...] = (
         draft INTEGER
     );
     DROP TABLE IF EXISTS last_good;
+    CREATE TABLE IF NOT EXISTS document (
+        path TEXT PRIMARY KEY,
+        key TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        size INTEGER NOT NULL
+    );
     CREATE TABLE IF NOT EXISTS entry (
         path BLOB PRIMARY KEY,
         article_digest BLOB NOT NULL,

@@ -40,6 +40,7 @@ class Catalog:
     rendered: dict[Article, Entry] = field(default_factory=dict)  # not yet in the cache
     # path -> (source key, the artifact published): see feedsvc.sourcekey
     documents: dict[str, tuple[str, Artifact]] = field(default_factory=dict)
+    saved_documents: dict[str, tuple[str, Artifact]] = field(default_factory=dict)  # in the db
 
     def adopt(self, config: Config) -> None:
         """Serve builds under ``config`` from now on. What was learned under another
