@@ -116,12 +116,14 @@ class LocalDirSink:
 
     def list(self) -> Mapping[str, Artifact]:
         """The files the directory's manifest lists, by path, less those since removed or
-        resized by hand (a stat each): a publish that trusts this listing to skip a file
-        then makes it again."""
+        resized by hand, or whose gzip copy is (a stat each): a publish that trusts this
+        listing to skip a file then makes it again."""
+        index = _read_index(self.directory)
         return {
             path: artifact
-            for path, artifact in _read_index(self.directory).artifacts.items()
+            for path, artifact in index.artifacts.items()
             if _size(self.directory / path) == artifact.size
+            and (not self.gzip_copies or self._copy_listed(index, path, artifact))
         }
 
     def read(self, path: str) -> bytes | None:
@@ -140,6 +142,14 @@ class LocalDirSink:
             if _untouched(path, known.size, index.written_ns):
                 return True
         return read_published(path) == put.content
+
+    def _copy_listed(self, index: _Index, path: str, artifact: Artifact) -> bool:
+        """True when the gzip copy of ``path`` is the one the index lists for this version,
+        at its size."""
+        known = index.copies.get(path + ".gz")
+        if known is None or known[0] != artifact.digest:
+            return False
+        return _size(self.directory / (path + ".gz")) == known[1]
 
     def _copy_holds(self, index: _Index, name: str, put: Put) -> bool:
         """True when the copy ``name`` decompresses to ``put.content``."""
