@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from feedsvc import pool
 from feedsvc.archive import DocumentPlan, chronological, lay_out
 from feedsvc.articles.read import read_body
 from feedsvc.budget import IN_PROCESS_CHARS, BudgetExceeded, render_in_worker
@@ -281,10 +282,13 @@ def _render(
     the catalog's ``failures``)."""
     entries, failures = catalog.entries, catalog.failures
     recall_entries(catalog, articles)
+    _render_many(config, [a for a in articles if a not in entries], catalog, cancel)
     rendered: dict[Article, Entry] = {}
     for article in articles:
         entry = entries.get(article)
         if entry is None:
+            if (known := failures.get(article.path)) is not None and known[0] == article:
+                continue  # failed in the pool
             if cancel is not None and cancel.is_set():
                 raise BuildCancelled()
             entry = _guarded(article, failures, config, catalog)
@@ -305,6 +309,26 @@ def _render(
         else:
             rendered[article] = entry
     return rendered if len(rendered) == len(articles) else None
+
+
+def _render_many(
+    config: Config, articles: list[Article], catalog: Catalog, cancel: threading.Event | None
+) -> None:
+    """Render ``articles`` on every core when there are many (a cold build with archives):
+    their entries and failures go into the catalog; large bodies are left for ``_guarded``."""
+    if not pool.worth_a_pool(len(articles)):
+        return
+    done = pool.entries(articles, catalog.articles_root(), config)
+    try:
+        for article, outcome in zip(articles, done, strict=True):
+            if cancel is not None and cancel.is_set():
+                raise BuildCancelled()
+            if isinstance(outcome, Entry):
+                catalog.entries[article] = catalog.rendered[article] = outcome
+            elif outcome is not None:
+                catalog.failures[article.path] = article, outcome
+    finally:
+        done.close()
 
 
 def _emit(

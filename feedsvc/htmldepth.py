@@ -135,6 +135,8 @@ class _Stack:
 
 def check_depth(html: str, limit: int) -> None:
     """Raise TooDeep if ``html`` may nest more than ``limit`` elements deep."""
+    if html.count("<") <= limit:  # every element counted below starts at a '<'
+        return
     stack = _Stack(limit)
     position, end = 0, len(html)
     while (match := TAG_START.search(html, position)) is not None:

@@ -1,4 +1,4 @@
-"""Markdown to safe HTML and to plain text, with markdown-it-py and nh3."""
+"""Markdown to safe HTML and to plain text, with cmark-gfm, markdown-it-py and nh3."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import re
 from collections.abc import Sequence
 from copy import deepcopy
 
+import cmarkgfm
 import nh3
+from cmarkgfm.cmark import Options
 from markdown_it import MarkdownIt
-from markdown_it.rules_block import StateBlock
-from markdown_it.rules_block import table as markdown_table
 from markdown_it.token import Token
 
 from feedsvc.htmldepth import TooDeep, check_depth
@@ -32,11 +32,20 @@ ALLOWED_ATTRIBUTES = deepcopy(nh3.ALLOWED_ATTRIBUTES) | {
 URL_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
 TEXT_TOKENS = frozenset({"text", "code_inline"})
 BREAK_TOKENS = frozenset({"softbreak", "hardbreak"})
-# markdown-it-py holds ~2 KB per table cell (a 1 MB table took 932 MB), and the sanitiser
-# works in time quadratic in how deeply the HTML nests: both are bounded per article.
-MAX_TABLE_CELLS = 20_000
+# The sanitiser works in time quadratic in how deeply the HTML nests: bounded per article.
 MAX_HTML_DEPTH = 256
-TABLE_CELLS = "feedsvc table cells"  # the count so far, kept in markdown-it's env
+# CommonMark with GFM's tables and ~~strikethrough~~ (not ~single~), raw HTML kept for the
+# sanitiser, table alignment as style (which it keeps), and each Markdown block's source
+# position (which it drops), to tell Markdown's paragraphs from raw HTML's.
+CMARK_OPTIONS = (
+    Options.CMARK_OPT_UNSAFE
+    | Options.CMARK_OPT_SOURCEPOS
+    | Options.CMARK_OPT_STRIKETHROUGH_DOUBLE_TILDE
+    | Options.CMARK_OPT_TABLE_PREFER_STYLE_ATTRIBUTES
+)
+CMARK_EXTENSIONS = ("table", "strikethrough")
+TAG = re.compile(r"<(?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
+FIRST_PARAGRAPH = re.compile(r"<p data-sourcepos=\"[^\"]*\">(.*?)</p>", re.DOTALL)
 
 
 class MarkupError(ValueError):
@@ -44,11 +53,12 @@ class MarkupError(ValueError):
 
 
 class Renderer:
-    """Holds one configured MarkdownIt: build one per build or daemon, not per article."""
+    """Bodies through cmark-gfm (C: linear time, no recursion), one-line texts through one
+    configured MarkdownIt: build one per build or daemon, not per article."""
 
     def __init__(self) -> None:
-        self._md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
-        self._md.block.ruler.at("table", _bounded_table, {"alt": ["paragraph", "reference"]})
+        # For one-line texts (titles, tags, authors): inline HTML is markup, not text.
+        self._md = MarkdownIt("commonmark", {"html": True}).enable("strikethrough")
 
     def inline_text(self, text: str) -> str:
         """A line of Markdown as plain text: ``*Real* & **Bread**`` becomes ``Real & Bread``."""
@@ -60,11 +70,10 @@ class Renderer:
     def render(self, markdown: str, base_url: str) -> tuple[str, str]:
         """(safe HTML with absolute URLs, the first paragraph as plain text) for a body.
 
-        Raises MarkupError for tables over MAX_TABLE_CELLS cells in all, or HTML nesting
-        deeper than MAX_HTML_DEPTH."""
-        env: dict[str, int] = {}
-        tokens = self._md.parse(repair(markdown), env)
-        raw_html = self._md.renderer.render(tokens, self._md.options, env)
+        Raises MarkupError for HTML nesting deeper than MAX_HTML_DEPTH."""
+        raw_html = cmarkgfm.markdown_to_html_with_extensions(
+            repair(markdown), options=CMARK_OPTIONS, extensions=CMARK_EXTENSIONS
+        )
         try:
             check_depth(raw_html, MAX_HTML_DEPTH)
         except TooDeep as exc:
@@ -80,24 +89,7 @@ class Renderer:
             filter_style_properties={"text-align"},
         )
         # A character reference in raw HTML (&#1;) comes out of the sanitiser as the character.
-        return remove_not_xml(safe_html), _first_paragraph(tokens)
-
-
-def _bounded_table(state: StateBlock, start: int, end: int, silent: bool) -> bool:
-    """markdown-it's table rule, refusing tables over MAX_TABLE_CELLS cells in all before
-    their tokens are made. The count is an upper bound (the header's '|'s + 1, times the
-    lines up to a blank one), and counting stops at the limit: linear in the article."""
-    if silent or not markdown_table(state, start, end, True):
-        return silent and markdown_table(state, start, end, True)
-    columns = state.src.count("|", state.bMarks[start], state.eMarks[start]) + 1
-    budget = MAX_TABLE_CELLS - state.env.get(TABLE_CELLS, 0)
-    line, cells = start + 1, columns
-    while line < end and not state.isEmpty(line) and cells <= budget:
-        line, cells = line + 1, cells + columns
-    if cells > budget:
-        raise MarkupError(f"its tables have more than {MAX_TABLE_CELLS:,} cells")
-    state.env[TABLE_CELLS] = state.env.get(TABLE_CELLS, 0) + cells
-    return markdown_table(state, start, end, False)
+        return remove_not_xml(safe_html), _first_paragraph(raw_html)
 
 
 def summary_text(text: str, length: int | None = None) -> str:
@@ -109,12 +101,13 @@ def summary_text(text: str, length: int | None = None) -> str:
     return text if length is None else truncate(text, length)
 
 
-def _first_paragraph(tokens: Sequence[Token]) -> str:
-    for index, token in enumerate(tokens):
-        if token.type == "paragraph_open":
-            text = _plain(tokens[index + 1].children or [])
-            if text.strip():
-                return text
+def _first_paragraph(raw_html: str) -> str:
+    """The first Markdown paragraph with text, as plain text: images and tags left out.
+    Only Markdown's paragraphs carry a source position; a <p> of raw HTML has none."""
+    for match in FIRST_PARAGRAPH.finditer(raw_html):
+        text = html.unescape(TAG.sub("", match.group(1)))
+        if text.strip():
+            return text
     return ""
 
 

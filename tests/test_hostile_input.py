@@ -250,18 +250,21 @@ def table(rows: int, columns: int = 10) -> str:
 @pytest.mark.parametrize(
     "body",
     [
-        table(2_500),  # 55 KB, 25,000 cells: ~50 MB of tokens before
-        "\n\n".join([table(400)] * 6),  # six tables within the limit each, not together
+        table(2_500),  # 55 KB, 25,000 cells
+        "\n\n".join([table(400)] * 6),  # six tables of 4,000 cells
         "|" + "a|" * 12_000 + "\n|" + "-|" * 12_000 + "\n" + "|\n" * 10,  # padded rows
     ],
 )
-def test_tables_over_the_cell_limit_are_rejected(
+def test_large_tables_render_in_linear_time_and_bounded_size(
     write_article: Callable[..., Path], make_config: Callable[..., Config], body: str
 ) -> None:
+    """cmark-gfm holds a few bytes per cell and pads short rows only so far: a table that
+    cost markdown-it-py ~50 MB of tokens is published at once, its entry within bounds."""
     result, feeds, took = built(write_article, make_config, article("Table", body, "2025-01-01"))
     assert took < QUICK
-    assert_only_good_published(result, feeds)
-    assert "its tables have more than 20,000 cells" in rejected(result)["hostile.md"]
+    assert result.rejected == () and result.entries == 2
+    for feed in feeds.values():
+        assert "Table" in [entry.title for entry in feed.entries]
 
 
 def test_a_table_within_the_limit_is_published(
@@ -279,7 +282,7 @@ def test_a_table_within_the_limit_is_published(
         '<div title="</div>">' * 300,  # nor in attribute values
         "<div><textarea></div></textarea>" * 300,  # nor in raw text
         "<li><dd>" * 300,  # elements that close only their own kind
-        "*" * 1_000 + "a" + "*" * 1_000,  # Markdown emphasis, nested 500 deep
+        "> " * 300 + "x",  # Markdown block quotes, nested 300 deep
     ],
 )
 def test_html_nesting_over_the_depth_limit_is_rejected(
