@@ -26,9 +26,9 @@ class DocumentPlan:
     archive: bool = False
 
 
-def chronological(article: Article) -> tuple[object, ...]:
+def chronological(article: Article) -> tuple[int, int, str]:
     """The order of articles in feeds and archives: (published, updated, entry_id)."""
-    return (article.published, article.updated, article.entry_id)
+    return article.chronology
 
 
 def lay_out(

@@ -4,11 +4,11 @@ takes its place; a document whose source key is unchanged is neither rendered no
 
 from __future__ import annotations
 
+import heapq
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
 from feedsvc import pool
 from feedsvc.archive import DocumentPlan, chronological, lay_out
@@ -20,12 +20,20 @@ from feedsvc.config import Config
 from feedsvc.content import to_entry
 from feedsvc.errors import ArticleError, BuildCancelled, display_path
 from feedsvc.formats import write_feed
-from feedsvc.model import Article, Artifact, ArtifactKind, Entry, Failures, Feed, FeedSpec
+from feedsvc.model import (
+    EPOCH,
+    Article,
+    Artifact,
+    ArtifactKind,
+    Entry,
+    Failures,
+    Feed,
+    FeedSpec,
+)
 from feedsvc.outputs.base import Put
 from feedsvc.plan import FeedPlan, unique
 from feedsvc.sourcekey import config_token, document_key, entries_key
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # libxml2 (lxml, feedparser's parser, many readers) refuses a text node over 10,000,000 bytes,
 # and aggregators drop feeds far smaller: no entry past the first is published, and a feed
 # past the second holds fewer entries.
@@ -96,7 +104,6 @@ def assemble(
     if feed.topic is None:
         _keep_due(failures, due, retry)
     owners, duplicates = unique(due)
-    ordered = sorted(owners, key=chronological)
     head = _channel(config, feed)
     token = config_token(config)
     made: dict[str, tuple[str, bytes | Artifact]] = {}  # path -> (key, bytes or stored)
@@ -104,8 +111,8 @@ def assemble(
     batch = _Batch(store, made)
     limit = feed.max_items
     while True:
-        candidates = _without(ordered, failures)
-        layout = lay_out(config, feed.specs, candidates, limit)
+        usable = _without(owners, failures)
+        layout = lay_out(config, feed.specs, _oldest_first(config, usable, limit), limit)
         heads = {plan.spec.path: _head(head, plan) for plan in layout}
         keys = _keys(token, layout, heads)
         kept = {
@@ -156,7 +163,7 @@ def assemble(
         for plan in layout
         if plan.spec.path not in kept and sizes[plan.spec.path] > LARGE_FEED_BYTES
     ]
-    if limit < feed.max_items and len(shown) < len(candidates):
+    if limit < feed.max_items and len(shown) < len(usable):
         warnings.append(
             f"the feeds hold {len(shown)} entries, not [feeds] max_items ="
             f" {feed.max_items}: more would take them past {MAX_FEED_BYTES // 2**20} MiB"
@@ -252,6 +259,14 @@ def _large_warning(spec: FeedSpec, size: int) -> str:
         f"{spec.path} is {size / 1e6:.1f} MB: some aggregators drop feeds over 1 MB;"
         f" consider a lower [feeds] {setting}"
     )
+
+
+def _oldest_first(config: Config, articles: list[Article], shown: int) -> list[Article]:
+    """The articles the feed's documents hold, oldest first: all of them with archives, else
+    only the newest ``shown`` (found without sorting them all)."""
+    if not config.feeds.archives:
+        articles = heapq.nlargest(shown, articles, key=chronological)
+    return sorted(articles, key=chronological)
 
 
 def _without(articles: list[Article], failures: Failures) -> list[Article]:

@@ -22,16 +22,6 @@ from feedsvc.model import Article, Feed
 KEY_VERSION = 1
 
 
-def article_identity(article: Article) -> str:
-    """The identity of one version of an article as its entries show it: its path, id and
-    dates, and its content (its file's digest, which with the configuration determines every
-    other field)."""
-    return (
-        f"{article.path}\x1f{article.entry_id}\x1f{article.published.isoformat()}"
-        f"\x1f{article.updated.isoformat()}\x1f{article.digest.hex()}"
-    )
-
-
 def config_token(config: Config) -> str:
     """What the configuration and the code add to every document's bytes: the site, article
     and feed settings, and feedsvc's own source (an upgrade makes every document again)."""
@@ -57,7 +47,7 @@ def entries_key(articles: Sequence[Article]) -> str:
     """What a document's entries add to its key: each article's identity, in order."""
     digest = hashlib.sha256()
     for article in articles:
-        digest.update(article_identity(article).encode("utf-8", "surrogatepass") + b"\n")
+        digest.update(article.version.encode("utf-8", "surrogatepass") + b"\n")
     return digest.hexdigest()
 
 
