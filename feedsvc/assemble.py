@@ -7,14 +7,14 @@ from __future__ import annotations
 import heapq
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, replace
 
 from feedsvc import pool
 from feedsvc.archive import DocumentPlan, chronological, lay_out
 from feedsvc.articles.read import read_body
 from feedsvc.budget import IN_PROCESS_CHARS, BudgetExceeded, render_in_worker
-from feedsvc.catalog.cache import recall_entries
+from feedsvc.catalog.cache import persist_entries, recall_entries
 from feedsvc.catalog.memory import Catalog
 from feedsvc.config import Config
 from feedsvc.content import to_entry
@@ -40,6 +40,7 @@ from feedsvc.sourcekey import config_token, document_key, entries_key
 MAX_ENTRY_BYTES = 2 * 2**20
 MAX_FEED_BYTES = 8 * 2**20
 LARGE_FEED_BYTES = 1_000_000
+RENDER_GROUP = 5_000  # articles rendered, emitted and let go of together
 # Archive pages made are handed to ``store`` in batches of about this many bytes, so a build
 # never holds a whole archive's documents in memory.
 STORE_BATCH_BYTES = 4 * 2**20
@@ -121,24 +122,32 @@ def assemble(
             if (artifact := _kept(catalog, published, path, key)) is not None
         }
         todo = [plan for plan in layout if plan.spec.path not in kept]
-        needed = list(dict.fromkeys(a for plan in todo for a in plan.articles))
-        rendered = _render(config, needed, catalog, cancel)
-        if rendered is None:
-            continue
         broken: Failures = {}
-        for plan in todo:
-            path = plan.spec.path
-            if made.get(path, ("",))[0] == keys[path]:
-                continue
-            content, broken = _emit(config, plan, heads[path], rendered)
+        complete = True
+        for group in _render_groups(todo):
+            needed = list(dict.fromkeys(a for plan in group for a in plan.articles))
+            rendered = _render(config, needed, catalog, cancel)
+            if rendered is None:
+                complete = False
+                break
+            for plan in group:
+                path = plan.spec.path
+                if made.get(path, ("",))[0] == keys[path]:
+                    continue
+                content, broken = _emit(config, plan, heads[path], rendered)
+                if broken:
+                    break
+                made[path] = keys[path], content
+                sizes[path] = len(content)
+                if plan.archive:
+                    batch.add(plan.spec, content)
             if broken:
                 break
-            made[path] = keys[path], content
-            sizes[path] = len(content)
-            if plan.archive:
-                batch.add(plan.spec, content)
+            _release(catalog, rendered, keep=layout[0].articles, save=published is not None)
         if broken:
             failures.update(broken)
+            continue
+        if not complete:
             continue
         shown = layout[0].articles
         subscription = [p.spec.path for p in layout[: len(feed.specs)] if p.spec.path not in kept]
@@ -212,6 +221,43 @@ def _document(
     if isinstance(content, bytes):
         return Document(spec, key, content=content)
     return Document(spec, key, kept=content)
+
+
+def _render_groups(todo: list[DocumentPlan]) -> Iterator[list[DocumentPlan]]:
+    """``todo`` in groups of documents whose articles are rendered together: a page's formats
+    share its articles, and a group holds about RENDER_GROUP of them, so a cold build of a
+    large archive holds that many rendered entries at a time, not all."""
+    pages: dict[int, list[DocumentPlan]] = {}
+    for plan in todo:
+        pages.setdefault(id(plan.articles), []).append(plan)
+    group: list[DocumentPlan] = []
+    count = 0
+    for documents in pages.values():
+        group += documents
+        count += len(documents[0].articles)
+        if count >= RENDER_GROUP:
+            yield group
+            group, count = [], 0
+    if group:
+        yield group
+
+
+def _release(
+    catalog: Catalog, rendered: Mapping[Article, Entry], keep: Iterable[Article], save: bool
+) -> None:
+    """Drop the entries of a group's documents, once made, except those of ``keep``; the new
+    ones go to the render cache first (with ``save``: not in a check), so a later build that
+    needs them again reads them back instead of rendering them."""
+    if len(rendered) < RENDER_GROUP:
+        return  # a small build: keeping them all costs little
+    if save:
+        persist_entries(catalog)
+    else:
+        catalog.rendered.clear()  # a check keeps nothing
+    wanted = set(keep)
+    for article in rendered:
+        if article not in wanted:
+            catalog.entries.pop(article, None)
 
 
 def keep_entries(catalog: Catalog, keep: Iterable[Article]) -> None:
