@@ -248,8 +248,6 @@ def _release(
     """Drop the entries of a group's documents, once made, except those of ``keep``; the new
     ones go to the render cache first (with ``save``: not in a check), so a later build that
     needs them again reads them back instead of rendering them."""
-    if len(rendered) < RENDER_GROUP:
-        return  # a small build: keeping them all costs little
     if save:
         persist_entries(catalog)
     else:

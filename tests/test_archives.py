@@ -4,6 +4,7 @@ documents whose sources changed."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -378,3 +379,29 @@ def test_an_rss_archive_page_meets_the_feed_validator_rules(
     assert channel.find("link").text == SITE  # the channel link stays the site's
     newest = max(parsedate_to_datetime(i.findtext("pubDate")) for i in channel.iter("item"))
     assert parsedate_to_datetime(channel.findtext("lastBuildDate")) == newest
+
+
+def test_a_large_build_renders_in_groups_and_lets_go_of_them(
+    site: tuple[Config, Catalog], renders: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rendered a few pages at a time (as 100,000 articles would be), the archive has the
+    bytes it has when rendered at once; each article is rendered once, and the catalog holds
+    no more than the subscription feed's entries afterwards (the rest are in the state's
+    render cache, which the next build reads back rather than rendering)."""
+    config, catalog = site
+    whole = build(config, now=NOW, catalog=Catalog(config), write=False)
+    monkeypatch.setattr("feedsvc.assemble.RENDER_GROUP", 2 * PAGE)
+    renders.clear()
+    grouped = build(config, now=NOW, catalog=catalog)
+    assert sorted(renders) == sorted(set(renders)) and len(renders) == TOTAL
+    assert len(catalog.entries) == MAX_ITEMS
+    output = config.feeds.output
+    for artifact in grouped.manifest.artifacts:
+        assert artifact in whole.manifest.artifacts, artifact.path  # same path, same digest
+        assert hashlib.sha256((output / artifact.path).read_bytes()).hexdigest() == artifact.digest
+    write_article = output.parent / "articles" / "s005.md"  # on page 1
+    write_article.write_text(text(5, body="Corrected."), encoding="utf-8")
+    renders.clear()
+    again = build(config, now=NOW, catalog=catalog)
+    assert renders == ["Story 5"]  # the other 24 on its page come from the render cache
+    assert {page(1)} <= {p.relative_to(output).as_posix() for p in again.written}
