@@ -192,41 +192,64 @@ class Project:
         return timed_run(argv, self.root, dict(os.environ), self.root.parent / "build.log")
 
 
-def archived_items(out: Path, feed: str, count: Callable[[etree._Element], int]) -> int:
-    """Items in the subscription feed ``feed`` and in every archive page its prev-archive
-    links reach (RFC 5005), each page visited once."""
-    url, total, seen = urljoin(SITE_URL, feed), 0, set()
+Page = Callable[[Path], tuple[int, str | None]]  # a feed document -> (items, previous page)
+
+
+def xml_page(items: str) -> Page:
+    """Reads an RSS or Atom document: its ``items`` (an XPath) and its prev-archive link."""
+
+    def read(path: Path) -> tuple[int, str | None]:
+        root = etree.parse(str(path)).getroot()
+        prev = [
+            link.get("href")
+            for link in root.iter(f"{ATOM}link")
+            if link.get("rel") == "prev-archive"
+        ]
+        return len(root.findall(items)), prev[0] if prev else None
+
+    return read
+
+
+def json_page(path: Path) -> tuple[int, str | None]:
+    """Reads a JSON Feed document: its items and its next_url (the older page)."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    return len(document["items"]), document.get("next_url")
+
+
+ARCHIVED: dict[str, Page] = {
+    "rss.xml": xml_page("./channel/item"),
+    "atom.xml": xml_page(f"{ATOM}entry"),
+    "feed.json": json_page,
+}
+
+
+def archived_items(out: Path, feed: str, page: Page) -> int:
+    """Items in the subscription feed ``feed`` and in every archive page reached from it
+    (RFC 5005 prev-archive; JSON Feed next_url), each page visited once."""
+    url: str | None = urljoin(SITE_URL, feed)
+    total, seen = 0, set()
     while url:
         if url in seen or not url.startswith(SITE_URL):
-            raise BenchError(f"{feed}: prev-archive chain loops or leaves the site at {url}")
+            raise BenchError(f"{feed}: the archive chain loops or leaves the site at {url}")
         seen.add(url)
         path = out / url.removeprefix(SITE_URL)
         try:
-            tree = etree.parse(str(path)).getroot()
-        except (OSError, etree.XMLSyntaxError) as exc:
-            raise BenchError(f"{feed}: cannot parse archive page {path.name}: {exc}") from exc
-        total += count(tree)
-        prev = [
-            link.get("href", "")
-            for link in tree.iter(f"{ATOM}link")
-            if link.get("rel") == "prev-archive"
-        ]
-        url = urljoin(url, prev[0]) if prev else ""
+            items, older = page(path)
+        except (OSError, ValueError, KeyError, etree.XMLSyntaxError) as exc:
+            raise BenchError(f"{feed}: cannot read archive page {path}: {exc}") from exc
+        total += items
+        url = urljoin(url, older) if older else None
     return total
 
 
 def check_feedsvc(out: Path, n: int, archives: bool) -> None:
-    """The subscription feeds hold the newest 50; with archives, the archive pages reached
-    from rss.xml and from atom.xml hold the rest of the N articles."""
+    """The subscription feeds hold the newest 50; with archives, each feed and the archive
+    pages reached from it hold all N articles."""
     check_outputs(out, SUBSCRIPTION)
     if not archives:
         return
-    counts = {
-        "rss.xml": lambda root: len(root.findall("./channel/item")),
-        "atom.xml": lambda root: len(root.findall(f"{ATOM}entry")),
-    }
-    for feed, count in counts.items():
-        found = archived_items(out, feed, count)
+    for feed, page in ARCHIVED.items():
+        found = archived_items(out, feed, page)
         if found != n:
             raise BenchError(f"{feed} and its archive pages hold {found} items, expected {n}")
 
@@ -453,14 +476,18 @@ def format_table(n: int, table: Table, versions: dict[str, str | None], repeat: 
         f"{'':<{width}} {NEWEST:^22} {ALL + ' (archives)':^22}",
         f"{'':<{width}}" + f" {'time':>11} {'peak RSS':>10}" * 2,
     ]
+    notes: list[str] = []  # statuses too long for a cell
     for row in ROWS:
         cells = []
         for variant in VARIANTS:
             figure = table[row, variant]
-            if figure.status != "ok":
-                cells.append(f" {figure.status}")
-                break
-            cells.append(f" {format_seconds(figure.seconds):>11} {figure.peak_rss_mb:>7.0f} MB")
+            if figure.status == "ok":
+                seconds, rss = format_seconds(figure.seconds), figure.peak_rss_mb
+                cells.append(f" {seconds:>11} {rss:>7.0f} MB")
+                continue
+            if figure.status not in notes:
+                notes.append(figure.status)
+            cells.append(f" {'(' + str(notes.index(figure.status) + 1) + ')':>22}")
         lines.append(f"{row:<{width}}" + "".join(cells))
     for peer in (HUGO_COLD, PELICAN_COLD):
         cells = []
@@ -477,6 +504,7 @@ def format_table(n: int, table: Table, versions: dict[str, str | None], repeat: 
             f"(daemon: median of {len(daemon.runs)} changes in one process; its peak RSS is "
             "that process's, warm catalog and first build included)"
         )
+    lines.extend(f"({number}) {note}" for number, note in enumerate(notes, start=1))
     goals = targets(n, table)
     if goals:
         lines.append(f"Targets at N={n:,}:")
