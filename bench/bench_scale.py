@@ -181,8 +181,10 @@ class Project:
         """Delete the output and the state (everything but feedsvc.toml): the next build is
         cold."""
         for path in self.root.iterdir():
-            if path != self.config:
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path != self.config:
+                path.unlink()
         if not self.features.state_dir:
             self.state.mkdir()  # the old [state] path needs its directory
 
@@ -383,8 +385,8 @@ def bench_size(n: int, settings: Settings) -> Table:
         )
         if n > settings.pelican_max_n:
             table[PELICAN_COLD, variant] = Figure(
-                f"skipped above N={settings.pelican_max_n:,} (about 1.7 s per 1,000 articles, "
-                "per run; --pelican-max-n)"
+                f"skipped above N={settings.pelican_max_n:,} (--pelican-max-n): its time "
+                "grows linearly, minutes per run at 100,000"
             )
             continue
         log(f"N={n}, {variant}: Pelican")
@@ -470,11 +472,11 @@ def format_table(n: int, table: Table, versions: dict[str, str | None], repeat: 
     """One size's figures: a row per measurement, a column pair per variant, then the ratios
     to the peers and the targets."""
     tools = ", ".join(f"{name} {version or '?'}" for name, version in versions.items())
-    width = 40
+    width, cell = 40, 32
     lines = [
         f"N={n:,}: median of {repeat} runs ({platform.system()}, {os.cpu_count()} CPUs; {tools})",
-        f"{'':<{width}} {NEWEST:^22} {ALL + ' (archives)':^22}",
-        f"{'':<{width}}" + f" {'time':>11} {'peak RSS':>10}" * 2,
+        f"{'':<{width}} {NEWEST:^{cell}} {ALL + ' (archives)':^{cell}}",
+        f"{'':<{width}}" + f" {'time':>10} {'peak RSS':>10} {'tree':>10}" * 2,
     ]
     notes: list[str] = []  # statuses too long for a cell
     for row in ROWS:
@@ -482,22 +484,28 @@ def format_table(n: int, table: Table, versions: dict[str, str | None], repeat: 
         for variant in VARIANTS:
             figure = table[row, variant]
             if figure.status == "ok":
-                seconds, rss = format_seconds(figure.seconds), figure.peak_rss_mb
-                cells.append(f" {seconds:>11} {rss:>7.0f} MB")
+                seconds = format_seconds(figure.seconds)
+                rss, tree = figure.peak_rss_mb, figure.tree_rss_mb
+                cells.append(f" {seconds:>10} {rss:>7.0f} MB {tree:>7.0f} MB")
                 continue
             if figure.status not in notes:
                 notes.append(figure.status)
-            cells.append(f" {'(' + str(notes.index(figure.status) + 1) + ')':>22}")
+            cells.append(f" {'(' + str(notes.index(figure.status) + 1) + ')':>{cell}}")
         lines.append(f"{row:<{width}}" + "".join(cells))
     for peer in (HUGO_COLD, PELICAN_COLD):
         cells = []
         for variant in VARIANTS:
             ours, theirs = table[COLD, variant], table[peer, variant]
             cells.append(
-                f" {format_ratio(ours.seconds, theirs.seconds):>11}"
+                f" {format_ratio(ours.seconds, theirs.seconds):>10}"
                 f" {format_ratio(ours.peak_rss_mb, theirs.peak_rss_mb):>10}"
+                f" {format_ratio(ours.tree_rss_mb, theirs.tree_rss_mb):>10}"
             )
         lines.append(f"{'feedsvc cold / ' + peer:<{width}}" + "".join(cells))
+    lines.append(
+        "(peak RSS: the largest process of the tool's tree; tree: the most the tree held "
+        "at once, its processes' PSS summed every 50 ms, at least the child's own peak)"
+    )
     daemon = table[CHANGE_DAEMON, NEWEST]
     if daemon.status == "ok":
         lines.append(

@@ -40,8 +40,9 @@ class BenchError(Exception):
 @dataclass(frozen=True)
 class Run:
     """One timed process: wall-clock seconds and the peak RSS of the largest process in its
-    tree (``peak_rss_mb``) beside the largest sum over the tree seen at once (``tree_rss_mb``,
-    sampled; it tells a pool's total)."""
+    tree (``peak_rss_mb``) beside the most the whole tree held at once (``tree_rss_mb``: the
+    sum of its processes' PSS, sampled; it tells a pool's total, never less than the peak of
+    the child itself)."""
 
     seconds: float
     peak_rss_mb: float
@@ -171,24 +172,25 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def _rss_kib(pid: int) -> tuple[int, int]:
-    """(VmHWM, VmRSS) of one process in KiB; zeros once it has ended."""
-    values = {"VmHWM:": 0, "VmRSS:": 0}
+def _memory_kib(pid: int) -> tuple[int, int]:
+    """(VmHWM, Pss) of one process in KiB: its own high-water mark, and its proportional share
+    of the pages it maps now (pages shared with a forked worker count half to each); zeros
+    once it has ended."""
+    hwm = pss = 0
     try:
         with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                key = line.split(maxsplit=1)[0]
-                if key in values:
-                    values[key] = int(line.split()[1])
+            hwm = next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0)
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            pss = next((int(line.split()[1]) for line in rollup if line.startswith("Pss:")), 0)
     except (OSError, ValueError, IndexError):
         pass
-    return values["VmHWM:"], values["VmRSS:"]
+    return hwm, pss
 
 
 class _TreeSampler(threading.Thread):
     """Walks a process tree every SAMPLE_S seconds: the largest member's high-water mark, and
-    the largest sum of current RSS. Catches members that wait4 cannot (daemonic workers that
-    are never reaped by the child)."""
+    the largest sum of PSS (what the tree holds at once, shared pages counted once). Catches
+    members that wait4 cannot (workers that are never reaped by the child)."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
@@ -199,9 +201,9 @@ class _TreeSampler(threading.Thread):
 
     def run(self) -> None:
         while not self.done.wait(SAMPLE_S):
-            readings = [_rss_kib(pid) for pid in _descendants(self.pid)]
+            readings = [_memory_kib(pid) for pid in _descendants(self.pid)]
             self.peak_kib = max([self.peak_kib, *(hwm for hwm, _ in readings)])
-            self.tree_kib = max(self.tree_kib, sum(rss for _, rss in readings))
+            self.tree_kib = max(self.tree_kib, sum(pss for _, pss in readings))
 
 
 def timed_run(argv: list[str], cwd: Path, env: dict[str, str], log_path: Path) -> Run:
