@@ -103,9 +103,9 @@ class Figure:
         return max((run.peak_rss_mb for run in self.runs), default=None)
 
     @property
-    def tree_rss_mb(self) -> float | None:
-        """Largest sum of RSS over the process tree (sampled), or None without runs."""
-        return max((run.tree_rss_mb for run in self.runs), default=None)
+    def tree_mb(self) -> float | None:
+        """The most the process tree held at once over the runs (PSS summed), or None."""
+        return max((run.tree_mb for run in self.runs), default=None)
 
     def to_json(self) -> dict[str, object]:
         """The figure for --json."""
@@ -114,7 +114,7 @@ class Figure:
             "runs_s": [run.seconds for run in self.runs],
             "median_s": self.seconds,
             "peak_rss_mb": self.peak_rss_mb,
-            "tree_rss_mb": self.tree_rss_mb,
+            "tree_mb": self.tree_mb,
         }
 
 
@@ -292,9 +292,11 @@ def bench_feedsvc_cli(
     return figures
 
 
-def bench_feedsvc_daemon(project: Project, target: Path, edits: int) -> Figure:
+def bench_feedsvc_daemon(
+    project: Project, target: Path, n: int, archives: bool, edits: int
+) -> Figure:
     """The daemon's build for one changed file on a warm catalog (bench_incremental.py in a
-    child process, so its peak RSS is its own)."""
+    child process, so its peak RSS is its own), then the check of the feeds it left."""
     project.forget()
     report = project.root.parent / "daemon.json"
     argv = [
@@ -312,11 +314,12 @@ def bench_feedsvc_daemon(project: Project, target: Path, edits: int) -> Figure:
     ]
     try:
         run = timed_run(argv, project.root, dict(os.environ), project.root.parent / "daemon.log")
+        check_feedsvc(project.output, n, archives)
     except BenchError as exc:
         return Figure(f"failed: {exc}")
     timings = json.loads(report.read_text())["incremental_s"]
     log(f"  {CHANGE_DAEMON}: median {median(timings):.4f} s, process {run.peak_rss_mb:.0f} MB")
-    return Figure(runs=[Run(t, run.peak_rss_mb, run.tree_rss_mb) for t in timings])
+    return Figure(runs=[Run(t, run.peak_rss_mb, run.tree_mb) for t in timings])
 
 
 # --- the peers ----------------------------------------------------------------
@@ -374,7 +377,9 @@ def bench_size(n: int, settings: Settings) -> Table:
             cli = bench_feedsvc_cli(settings.feedsvc, project, target, n, archives, settings.repeat)
             for row, figure in cli.items():
                 table[row, variant] = figure
-            table[CHANGE_DAEMON, variant] = bench_feedsvc_daemon(project, target, settings.edits)
+            table[CHANGE_DAEMON, variant] = bench_feedsvc_daemon(
+                project, target, n, archives, settings.edits
+            )
     bench = settings.shared / "bench"
     for variant in VARIANTS:
         items = ITEMS if variant == NEWEST else None
@@ -485,7 +490,7 @@ def format_table(n: int, table: Table, versions: dict[str, str | None], repeat: 
             figure = table[row, variant]
             if figure.status == "ok":
                 seconds = format_seconds(figure.seconds)
-                rss, tree = figure.peak_rss_mb, figure.tree_rss_mb
+                rss, tree = figure.peak_rss_mb, figure.tree_mb
                 cells.append(f" {seconds:>10} {rss:>7.0f} MB {tree:>7.0f} MB")
                 continue
             if figure.status not in notes:
@@ -499,7 +504,7 @@ def format_table(n: int, table: Table, versions: dict[str, str | None], repeat: 
             cells.append(
                 f" {format_ratio(ours.seconds, theirs.seconds):>10}"
                 f" {format_ratio(ours.peak_rss_mb, theirs.peak_rss_mb):>10}"
-                f" {format_ratio(ours.tree_rss_mb, theirs.tree_rss_mb):>10}"
+                f" {format_ratio(ours.tree_mb, theirs.tree_mb):>10}"
             )
         lines.append(f"{'feedsvc cold / ' + peer:<{width}}" + "".join(cells))
     lines.append(

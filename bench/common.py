@@ -40,13 +40,13 @@ class BenchError(Exception):
 @dataclass(frozen=True)
 class Run:
     """One timed process: wall-clock seconds and the peak RSS of the largest process in its
-    tree (``peak_rss_mb``) beside the most the whole tree held at once (``tree_rss_mb``: the
+    tree (``peak_rss_mb``) beside the most the whole tree held at once (``tree_mb``: the
     sum of its processes' PSS, sampled; it tells a pool's total, never less than the peak of
     the child itself)."""
 
     seconds: float
     peak_rss_mb: float
-    tree_rss_mb: float = 0.0
+    tree_mb: float = 0.0
 
 
 @dataclass(frozen=True)
