@@ -22,59 +22,34 @@ import argparse
 import json
 import os
 import platform
-import re
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lxml import etree
+from common import (
+    HUGO,
+    ITEMS,
+    PELICAN,
+    REPO,
+    SITE_URL,
+    TITLE,
+    BenchError,
+    Run,
+    Tool,
+    build_once,
+    count_atom_entries,
+    count_json_feed_items,
+    count_rss_items,
+    ensure_corpus,
+    hugo_tool,
+    log,
+    pelican_tool,
+    tool_version,
+    venv_executable,
+)
 
-ITEMS = 50
-SITE_URL = "https://example.com/"
-TITLE = "Perf Feed"
-REPO = Path(__file__).resolve().parent.parent
-OUT_DIR = REPO / "bench" / "out"
-ATOM_ENTRY = "{http://www.w3.org/2005/Atom}entry"
-FEEDSVC, HUGO, PELICAN = "feedsvc", "hugo", "pelican"
-
-ItemCounter = Callable[[Path], int]
-Setup = Callable[[Path, Path], list[str]]
-
-
-class BenchError(Exception):
-    """A build failed or produced output that does not pass the sanity check."""
-
-
-@dataclass(frozen=True)
-class Tool:
-    """How to build the newest-50 feed with one tool.
-
-    ``setup(site, corpus)`` lays out the files the tool needs in the empty
-    directory ``site`` and returns the command line to run there; the tool
-    writes into ``site/out``, where ``checks`` maps each expected file to a
-    function counting its items.
-    """
-
-    name: str
-    exe: str | None
-    version_args: list[str]
-    setup: Setup
-    checks: dict[str, ItemCounter]
-    env: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Run:
-    """One timed build."""
-
-    seconds: float
-    peak_rss_mb: float
+FEEDSVC = "feedsvc"
 
 
 @dataclass
@@ -101,45 +76,7 @@ class Result:
         return max(run.peak_rss_mb for run in self.runs)
 
 
-# --- output sanity checks ---------------------------------------------------
-
-
-def count_rss_items(path: Path) -> int:
-    """Number of <item> elements in an RSS 2.0 channel."""
-    return len(etree.parse(str(path)).findall("./channel/item"))
-
-
-def count_atom_entries(path: Path) -> int:
-    """Number of <entry> elements in an Atom feed."""
-    return len(etree.parse(str(path)).findall(ATOM_ENTRY))
-
-
-def count_json_feed_items(path: Path) -> int:
-    """Number of items in a JSON Feed."""
-    return len(json.loads(path.read_text(encoding="utf-8"))["items"])
-
-
-def check_outputs(out: Path, checks: dict[str, ItemCounter]) -> None:
-    """Raise BenchError unless every expected feed exists and holds ITEMS items."""
-    for name, count in checks.items():
-        path = out / name
-        if not path.is_file():
-            raise BenchError(f"missing {name}")
-        try:
-            found = count(path)
-        except (etree.XMLSyntaxError, ValueError, KeyError) as exc:
-            raise BenchError(f"cannot parse {name}: {exc}") from exc
-        if found != ITEMS:
-            raise BenchError(f"{name} has {found} items, expected {ITEMS}")
-
-
 # --- the tools ----------------------------------------------------------------
-
-
-def venv_executable(name: str) -> str | None:
-    """Path of ``name`` installed beside this interpreter, or None."""
-    path = Path(sys.executable).parent / name
-    return str(path) if os.access(path, os.X_OK) else None
 
 
 def feedsvc_tool() -> Tool:
@@ -166,77 +103,6 @@ def feedsvc_tool() -> Tool:
     return Tool(FEEDSVC, venv_executable("feedsvc"), ["--version"], setup, checks)
 
 
-def hugo_tool(bench: Path) -> Tool:
-    """Hugo with the shared feed-only config (rssLimit = 50) and RSS template."""
-
-    def setup(site: Path, corpus: Path) -> list[str]:
-        shutil.copy(bench / "hugo" / "config.toml", site)
-        (site / "layouts").symlink_to(bench / "hugo" / "layouts")
-        (site / "content").symlink_to(corpus / "hugo" / "content")
-        return ["--quiet", "-d", "out"]
-
-    return Tool(HUGO, shutil.which("hugo"), ["version"], setup, {"index.xml": count_rss_items})
-
-
-def pelican_tool(bench: Path) -> Tool:
-    """Pelican with the shared feed-only settings, content cache off."""
-
-    def setup(site: Path, corpus: Path) -> list[str]:
-        shutil.copy(bench / "pelican" / "conf.py", site)
-        (site / "content").symlink_to(corpus / "pelican")
-        return ["content", "-s", "conf.py", "-o", "out"]
-
-    checks = {"feeds/all.rss.xml": count_rss_items, "feeds/all.atom.xml": count_atom_entries}
-    exe = venv_executable("pelican") or shutil.which("pelican")
-    env = {"PERF_MAXITEMS": str(ITEMS), "PERF_CACHE": "0"}
-    return Tool(PELICAN, exe, ["--version"], setup, checks, env)
-
-
-def tool_version(exe: str, version_args: list[str]) -> str | None:
-    """Version number the tool reports, or None if it reports none."""
-    try:
-        proc = subprocess.run([exe, *version_args], capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    match = re.search(r"\d+(?:\.\d+)+", proc.stdout)
-    return match.group() if proc.returncode == 0 and match else None
-
-
-# --- measuring ----------------------------------------------------------------
-
-
-def timed_run(argv: list[str], cwd: Path, env: dict[str, str], log_path: Path) -> Run:
-    """Run argv to completion; return its wall-clock time and peak RSS.
-
-    ``os.wait4`` reports the resource usage of this one child (including its
-    reaped descendants), so runs and tools do not mask each other's peak RSS.
-    """
-    with log_path.open("wb") as out:
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
-        raise BenchError(f"exit status {proc.returncode}: " + " | ".join(tail))
-    return Run(seconds, usage.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
-
-
-def build_once(tool: Tool, exe: str, corpus: Path) -> Run:
-    """One cold build with executable exe in a fresh directory, then the output check."""
-    with tempfile.TemporaryDirectory(prefix=f"bench-{tool.name}-") as tmp:
-        site = Path(tmp) / "site"
-        site.mkdir()
-        argv = [exe, *tool.setup(site, corpus)]
-        env = {**os.environ, **tool.env, "XDG_CACHE_HOME": str(Path(tmp) / "cache")}
-        run = timed_run(argv, site, env, Path(tmp) / "build.log")
-        check_outputs(site / "out", tool.checks)
-    return run
-
-
 def bench_tool(tool: Tool, corpus: Path, repeat: int) -> Result:
     """Build ``repeat`` times with one tool; failures end up in the status."""
     exe = tool.exe
@@ -252,23 +118,6 @@ def bench_tool(tool: Tool, corpus: Path, repeat: int) -> Result:
         result.runs.append(run)
         log(f"{tool.name} run {i}/{repeat}: {run.seconds:.2f} s, {run.peak_rss_mb:.0f} MB")
     return result
-
-
-def ensure_corpus(shared: Path, n: int) -> Path:
-    """The cached corpus of n articles, generated first if needed."""
-    corpus = OUT_DIR / f"corpus-{n}"
-    if corpus.is_dir():
-        return corpus
-    partial = OUT_DIR / f"corpus-{n}.partial"
-    log(f"generating corpus of {n} articles in {corpus}")
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [sys.executable, str(shared / "bench" / "gen_corpus.py"), str(n), str(partial)],
-        check=True,
-        stdout=sys.stderr,
-    )
-    partial.rename(corpus)  # only complete corpora carry the final name
-    return corpus
 
 
 # --- reporting ----------------------------------------------------------------
@@ -327,11 +176,6 @@ def results_json(results: list[Result], n: int, repeat: int) -> dict[str, object
             for r in results
         ],
     }
-
-
-def log(message: str) -> None:
-    """Progress goes to stderr; stdout carries only the table."""
-    print(message, file=sys.stderr, flush=True)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Latency of `feedsvc run`: from an article file's close() to the new feed being in place.
 
-Makes (or reuses) a 1,000-article corpus with /work/shared/bench/gen_corpus.py, starts the
-daemon over a copy of it, then drops 50 new articles one at a time. For each, the clock runs
-from the moment the writer closes the file until rss.xml (replaced atomically by the daemon)
-holds the new entry. The watcher's quiet window, [watch] debounce_ms, is the floor.
+Starts the daemon over a copy of a 1,000-article corpus (bench/out/corpus-1000, made with the
+shared gen_corpus.py when absent, unless --corpus names another), then drops 50 new articles
+one at a time. For each, the clock runs from the moment the writer closes the file until
+rss.xml (replaced atomically by the daemon) holds the new entry. The watcher's quiet window,
+[watch] debounce_ms, is the floor.
 
-usage: bench_latency.py [--corpus DIR] [--drops 50] [--debounce-ms 300] [--poll]
+usage: bench_latency.py [--corpus DIR] [--drops 50] [--debounce-ms 300] [--poll] [--shared DIR]
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-GENERATOR = Path("/work/shared/bench/gen_corpus.py")
+from common import REPO, ensure_corpus
+
 ARTICLE = """# Latency drop {number}
 
 A new article dropped into a directory of a thousand, to time the trip into the feeds.
@@ -39,7 +40,8 @@ Published: {published}
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, help="a gen_corpus.py output (made if absent)")
+    parser.add_argument("--corpus", type=Path, help="a gen_corpus.py output directory")
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     parser.add_argument("--drops", type=int, default=50)
     parser.add_argument("--debounce-ms", type=int, default=300)
     parser.add_argument("--poll", action="store_true", help="watch by polling")
@@ -47,9 +49,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="feedsvc-latency-") as scratch:
         root = Path(scratch)
-        corpus = args.corpus or root / "corpus"
-        if not (corpus / "project").is_dir():
-            subprocess.run([sys.executable, str(GENERATOR), "1000", str(corpus)], check=True)
+        corpus = args.corpus or ensure_corpus(args.shared, 1000)
         articles = root / "articles"
         shutil.copytree(corpus / "project", articles)
         config = root / "feedsvc.toml"
@@ -57,7 +57,7 @@ def main() -> None:
             '[site]\ntitle = "Latency"\nurl = "https://news.example.org/"\n'
             '[articles]\ndir = "articles"\n[feeds]\noutput = "public"\n'
             f"[watch]\ndebounce_ms = {args.debounce_ms}\npoll = {str(args.poll).lower()}\n"
-            '[state]\npath = "state.sqlite"\n'
+            '[state]\ndir = "state"\n'
         )
         log = (root / "daemon.log").open("wb")
         daemon = subprocess.Popen(

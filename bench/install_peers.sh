@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Install the peers bench_build.py compares feedsvc against; safe to re-run.
-#   Hugo:    Debian's `hugo` package (0.111 on bookworm), via apt-get
-#   Pelican: `pelican[markdown]` into the venv at $VENV (default: <repo>/.venv)
+# Install the peers the benchmarks compare feedsvc against; safe to re-run.
+#   Hugo:    Debian's `hugo` package (0.111 on bookworm), via apt-get (sudo unless root)
+#   Pelican: `pelican[markdown]` into the benchmark's own venv at $VENV
+#            (default: <repo>/bench/out/venv, made with $PYTHON, default python3, when missing)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="${VENV:-$repo/.venv}"
+venv="${VENV:-$repo/bench/out/venv}"
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 
@@ -17,11 +18,10 @@ else
 fi
 
 if [ ! -x "$venv/bin/python" ]; then
-    echo "no Python venv at $venv (set VENV)" >&2
-    exit 1
+    "${PYTHON:-python3}" -m venv "$venv"
 fi
 if "$venv/bin/python" -c "import pelican, markdown" 2>/dev/null; then
     echo "pelican: already installed in $venv ($("$venv/bin/pelican" --version))"
 else
-    "$venv/bin/python" -m pip install 'pelican[markdown]'
+    "$venv/bin/python" -m pip install --quiet 'pelican[markdown]'
 fi
