@@ -22,6 +22,11 @@ def to_entry(article: Article, body: str, config: Config, renderer: Renderer) ->
         summary = summary_text(article.summary)  # a summary someone wrote is kept whole
     else:
         summary = summary_text(first_paragraph, config.articles.summary_length)
+    return rendered_entry(article, summary, content_html)
+
+
+def rendered_entry(article: Article, summary: str, content_html: str) -> Entry:
+    """The entry of ``article`` with its summary and body rendered (here, or kept)."""
     return Entry(
         entry_id=article.entry_id,
         link=article.link,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import feedsvc.assemble
 from feedsvc.config import Config, config_from_dict
 from tests.daemon_process import DaemonProcess
 from tests.daemon_process import article as daemon_article
@@ -86,3 +87,17 @@ def article(title: str, body: str, published: str, summary: str | None = None) -
     """An article in the seed's layout."""
     foot = f"**META_DESCRIPTION:** {summary}\n\n" if summary else ""
     return f"# {title}\n\n{body}\n\n---\n\n{foot}Published: {published}\n"
+
+
+@pytest.fixture
+def renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The titles of the articles rendered, one item per render."""
+    rendered: list[str] = []
+    real = feedsvc.assemble.to_entry
+
+    def counting(article, body, config, renderer):  # noqa: ANN001, ANN202
+        rendered.append(article.title)
+        return real(article, body, config, renderer)
+
+    monkeypatch.setattr("feedsvc.assemble.to_entry", counting)
+    return rendered

@@ -49,20 +49,6 @@ def site(
     yield config, Catalog(config)
 
 
-@pytest.fixture
-def renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The titles of the articles rendered, one item per render."""
-    rendered: list[str] = []
-    real = feedsvc.assemble.to_entry
-
-    def counting(article, body, config, renderer):  # noqa: ANN001, ANN202
-        rendered.append(article.title)
-        return real(article, body, config, renderer)
-
-    monkeypatch.setattr("feedsvc.assemble.to_entry", counting)
-    return rendered
-
-
 def count_writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The self URLs of the documents written (in any format) from now on."""
     written: list[str] = []

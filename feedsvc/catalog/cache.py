@@ -18,8 +18,9 @@ from feedsvc import __version__
 from feedsvc.catalog.db import transact
 from feedsvc.catalog.memory import Catalog
 from feedsvc.config import Config
+from feedsvc.content import rendered_entry
 from feedsvc.errors import ArticleError, FeedsvcError
-from feedsvc.model import Article, Artifact, ArtifactKind, Entry, Parsed
+from feedsvc.model import Article, Artifact, ArtifactKind, Parsed
 
 # Bumped whenever what a row means changes (parsing, normalising, this layout).
 CACHE_VERSION = 1
@@ -187,7 +188,7 @@ def recall_entries(catalog: Catalog, articles: Iterable[Article]) -> None:
     for path, digest, link, summary, content_html in rows:
         article = missing[path]
         if article.digest == digest and article.link == link:
-            catalog.entries[article] = _entry(article, summary, content_html)
+            catalog.entries[article] = rendered_entry(article, summary, content_html)
 
 
 def persist_entries(catalog: Catalog) -> list[str]:
@@ -211,20 +212,6 @@ def persist_entries(catalog: Catalog) -> list[str]:
         return [f"the render cache cannot be written: {error}"]
     catalog.rendered.clear()
     return []
-
-
-def _entry(article: Article, summary: str, content_html: str) -> Entry:
-    return Entry(
-        entry_id=article.entry_id,
-        link=article.link,
-        title=article.title,
-        published=article.published,
-        updated=article.updated,
-        summary=summary,
-        content_html=content_html,
-        tags=article.tags,
-        author=article.author,
-    )
 
 
 def _fingerprint(db: sqlite3.Connection) -> str | None:
