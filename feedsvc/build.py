@@ -14,7 +14,7 @@ from feedsvc.catalog.cache import persist, persist_documents, persist_entries, w
 from feedsvc.catalog.memory import Catalog
 from feedsvc.catalog.records import record_build_failure
 from feedsvc.config import Config
-from feedsvc.errors import BuildCancelled, FeedsvcError
+from feedsvc.errors import BuildCancelled, FeedsvcError, display_path
 from feedsvc.model import BuildResult
 from feedsvc.outputs.base import Sink
 from feedsvc.outputs.localdir import LocalDirSink
@@ -54,7 +54,8 @@ def build(
     if write and sink is None:
         sink = LocalDirSink(config.feeds.output, gzip_copies=config.feeds.gzip_copies)
     try:
-        warnings = warm(catalog)
+        warnings = _state_gone(catalog, sink) if write else []
+        warnings += warm(catalog)
         found = scan(catalog, changed=changed, progress=progress, cancel=cancel)
         if write:
             warnings += persist(catalog)
@@ -78,6 +79,18 @@ def build(
         if write:
             _record_failure(config, exc)
         raise
+
+
+def _state_gone(catalog: Catalog, sink: Sink | None) -> list[str]:
+    """A warning when feeds were published but the state database is gone (deleted, or a
+    new state directory): it is rebuilt from the articles, and edit times start afresh."""
+    path = catalog.config.state_path
+    if catalog.cached or path.exists() or sink is None or not sink.list():
+        return []
+    return [
+        f"no state database at {display_path(path)} though feeds were published: every"
+        " article is read again, and the times edits were first seen start afresh"
+    ]
 
 
 def _record_failure(config: Config, exc: Exception) -> None:

@@ -161,6 +161,8 @@ def test_a_deleted_state_database_is_rebuilt_from_the_articles(
     result = build(config)
     assert len(reads) == 1 and result.written == ()
     assert (tmp_path / "public" / "atom.xml").read_bytes() == before
+    assert [w for w in result.warnings if "no state database" in w]
+    assert not [w for w in build(config).warnings if "no state database" in w]
 
 
 def test_a_corrupt_state_database_is_moved_aside_with_a_warning_never_an_error(
