@@ -14,13 +14,13 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 
-from feedsvc import __version__
 from feedsvc.catalog.db import transact
 from feedsvc.catalog.memory import Catalog
 from feedsvc.config import Config
 from feedsvc.content import rendered_entry
 from feedsvc.errors import ArticleError, FeedsvcError
 from feedsvc.model import Article, Artifact, ArtifactKind, Parsed
+from feedsvc.sourcekey import code_digest
 
 # Bumped whenever what a row means changes (parsing, normalising, this layout).
 CACHE_VERSION = 1
@@ -35,9 +35,10 @@ _PLACES = ", ".join("?" * len(_COLUMNS.split(",")))
 
 
 def fingerprint(config: Config) -> str:
-    """What the cached outcomes were made under: the version, and every setting that goes
-    into an Article (the site's URL, the article URL template, the default zone, …)."""
-    made_under = (CACHE_VERSION, __version__, config.site, config.articles)
+    """What the cached outcomes were made under: feedsvc's own source (an upgrade reads every
+    article again), and every setting that goes into an Article (the site's URL, the article
+    URL template, the default zone, …)."""
+    made_under = (CACHE_VERSION, code_digest(), config.site, config.articles)
     made_under += (config.feeds.article_url,)
     return hashlib.sha256(repr(made_under).encode("utf-8")).hexdigest()
 
