@@ -31,7 +31,7 @@ from feedsvc.model import (
     FeedSpec,
 )
 from feedsvc.outputs.base import Put
-from feedsvc.plan import FeedPlan, unique
+from feedsvc.plan import FeedPlan
 from feedsvc.sourcekey import config_token, document_key, entries_key
 
 # libxml2 (lxml, feedparser's parser, many readers) refuses a text node over 10,000,000 bytes,
@@ -104,7 +104,7 @@ def assemble(
     due = list(feed.articles)
     if feed.topic is None:
         _keep_due(failures, due, retry)
-    owners, duplicates = unique(due)
+    owners = due  # each owns its id (see plan.unique)
     head = _channel(config, feed)
     token = config_token(config)
     made: dict[str, tuple[str, bytes | Artifact]] = {}  # path -> (key, bytes or stored)
@@ -177,7 +177,7 @@ def assemble(
             f"the feeds hold {len(shown)} entries, not [feeds] max_items ="
             f" {feed.max_items}: more would take them past {MAX_FEED_BYTES // 2**20} MiB"
         )
-    rejected = [*duplicates, *(error for _, error in failures.values())]
+    rejected = [error for _, error in failures.values()]
     if feed.topic is not None:
         rejected = []  # the site's feed holds every due article and reports them once
     return Documents(tuple(shown), documents, tuple(rejected), tuple(warnings))

@@ -22,8 +22,9 @@ from feedsvc.topics import Topic, TopicKind, topics_of
 
 @dataclass(frozen=True)
 class FeedPlan:
-    """One feed: its subscription files, the articles it may hold (in path order), how many of
-    the newest those files show, and the topic it is about (None: the whole site)."""
+    """One feed: its subscription files, the articles it may hold (each owning its id, in path
+    order), how many of the newest those files show, and the topic it is about (None: the
+    whole site)."""
 
     specs: tuple[FeedSpec, ...]
     articles: tuple[Article, ...]
@@ -42,6 +43,7 @@ class Plan:
     scheduled: tuple[Article, ...]  # oldest first
     stale: tuple[Article, ...]  # last good versions of failing files, still published
     articles: int  # article files seen
+    duplicates: tuple[ArticleError, ...] = ()  # due articles whose id another file owns
 
 
 def subscription_feeds(config: Config) -> tuple[FeedSpec, ...]:
@@ -60,15 +62,14 @@ def channel_specs(base: str, kind: ArtifactKind) -> tuple[FeedSpec, ...]:
     )
 
 
-def topic_feeds(config: Config, due: Sequence[Article]) -> list[FeedPlan]:
-    """The feed of each tag and author of ``due`` (of the articles that own their ids: a
+def topic_feeds(config: Config, owners: Sequence[Article]) -> list[FeedPlan]:
+    """The feed of each tag and author of ``owners`` (the due articles that own their ids: a
     duplicate is in no feed), as ``[feeds] tag_feeds`` and ``author_feeds`` ask."""
     kinds: list[TopicKind] = []
     if config.feeds.tag_feeds:
         kinds.append("tag")
     if config.feeds.author_feeds:
         kinds.append("author")
-    owners = unique(due)[0] if kinds else []
     return [
         FeedPlan(
             channel_specs(topic.base, ArtifactKind.TOPIC), articles, config.feeds.max_items, topic
@@ -88,10 +89,11 @@ def plan_build(config: Config, outcomes: Sequence[Parsed], now: datetime) -> Pla
     due: list[Article] = []
     stale: list[Article] = []
     for parsed in outcomes:
-        warnings.extend(parsed.warnings)
+        if parsed.warnings:
+            warnings.extend(parsed.warnings)
         if parsed.error is not None:
             rejected.append(parsed.error)
-        article = parsed.published_article
+        article = parsed.article or parsed.last_good
         if article is None:
             continue
         if parsed.error is not None:
@@ -102,9 +104,11 @@ def plan_build(config: Config, outcomes: Sequence[Parsed], now: datetime) -> Pla
             scheduled.append(article)
         else:
             due.append(article)
-    subscription = FeedPlan(subscription_feeds(config), tuple(due), config.feeds.max_items)
+    owners, duplicates = unique(due)
+    subscription = FeedPlan(subscription_feeds(config), tuple(owners), config.feeds.max_items)
     return Plan(
-        feeds=(subscription, *topic_feeds(config, due)),
+        feeds=(subscription, *topic_feeds(config, owners)),
+        duplicates=tuple(duplicates),
         rejected=tuple(rejected),
         warnings=tuple(warnings),
         drafts=tuple(drafts),

@@ -29,7 +29,7 @@ from feedsvc.model import (
 )
 from feedsvc.notifications import announced_paths, feed_urls, owe
 from feedsvc.outputs.base import Put, Sink
-from feedsvc.plan import Plan, unique
+from feedsvc.plan import Plan
 from feedsvc.scan import check_cancel
 
 # What a publish removes once no longer planned; subscription feeds are never removed.
@@ -143,9 +143,7 @@ def _artifact(document: Document, puts: Mapping[str, Put]) -> Artifact:
 
 def _site_rejections(catalog: Catalog, plan: Plan) -> list[ArticleError]:
     """The id duplicates among the due articles and every article that cannot be shown."""
-    site = plan.feeds[0].articles
-    duplicates = unique(site)[1]
-    return [*duplicates, *(error for _, error in catalog.failures.values())]
+    return [*plan.duplicates, *(error for _, error in catalog.failures.values())]
 
 
 def _forget_unplanned(
