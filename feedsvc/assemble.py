@@ -126,6 +126,7 @@ def assemble(
         complete = True
         for group in _render_groups(todo):
             needed = list(dict.fromkeys(a for plan in group for a in plan.articles))
+            held = {a for a in needed if a in catalog.entries}  # from earlier builds or feeds
             rendered = _render(config, needed, catalog, cancel)
             if rendered is None:
                 complete = False
@@ -143,7 +144,9 @@ def assemble(
                     batch.add(plan.spec, content)
             if broken:
                 break
-            _release(catalog, rendered, keep=layout[0].articles, save=published is not None)
+            shown_here = set(layout[0].articles)
+            added = [a for a in rendered if a not in held and a not in shown_here]
+            _release(catalog, added, save=published is not None)
         if broken:
             failures.update(broken)
             continue
@@ -242,26 +245,21 @@ def _render_groups(todo: list[DocumentPlan]) -> Iterator[list[DocumentPlan]]:
         yield group
 
 
-def _release(
-    catalog: Catalog, rendered: Mapping[Article, Entry], keep: Iterable[Article], save: bool
-) -> None:
-    """Drop the entries of a group's documents, once made, except those of ``keep``; the new
-    ones go to the render cache first (with ``save``: not in a check), so a later build that
-    needs them again reads them back instead of rendering them."""
+def _release(catalog: Catalog, added: Iterable[Article], save: bool) -> None:
+    """Drop the entries a group's documents brought into memory, once made; the new ones go
+    to the render cache first (with ``save``: not in a check), so a later build that needs
+    them again reads them back instead of rendering them."""
     if save:
         persist_entries(catalog)
     else:
         catalog.rendered.clear()  # a check keeps nothing
-    wanted = set(keep)
-    for article in rendered:
-        if article not in wanted:
-            catalog.entries.pop(article, None)
+    for article in added:
+        catalog.entries.pop(article, None)
 
 
 def keep_entries(catalog: Catalog, keep: Iterable[Article]) -> None:
-    """Keep only the rendered entries of ``keep`` (the due articles). An edit or a delete
-    that shifts archive pages then writes them again without rendering their articles anew,
-    at the cost of holding each rendered entry in memory."""
+    """Keep in memory only the rendered entries of ``keep`` (what the feeds' subscription
+    documents show, made again at most changes); the rest are in the render cache."""
     _keep_only(catalog.entries, keep)
 
 

@@ -76,6 +76,7 @@ def publish(
         return [put.artifact() for put in pages]
 
     shown: tuple[Article, ...] = ()
+    shown_anywhere: set[Article] = set()
     for index, feed in enumerate(plan.feeds):
         made = assemble(
             config,
@@ -88,6 +89,7 @@ def publish(
         )
         found.extend(made.warnings)
         documents += made.documents
+        shown_anywhere.update(made.shown)
         if index == 0:  # the first feed planned is the site's: it holds every due article
             shown = made.shown
             if sink is not None and not shown and not allow_empty:
@@ -95,7 +97,7 @@ def publish(
                 _refuse_emptying(sink, made.documents)
     # Failures found in any feed are reported once, after all of them.
     rejected.extend(_site_rejections(catalog, plan))
-    keep_entries(catalog, plan.feeds[0].articles)
+    keep_entries(catalog, shown_anywhere)
     puts = {d.spec.path: _put(d.spec, d.content) for d in documents if d.content is not None}
     manifest = Manifest(tuple(_artifact(d, puts) for d in documents))
     if sink is not None:
