@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from feedsvc.catalog.cache import persist, persist_documents, persist_entries, warm
+from feedsvc.catalog.claims import persist_ledger, refresh_ledger
 from feedsvc.catalog.memory import Catalog
 from feedsvc.catalog.records import record_build_failure
 from feedsvc.config import Config
-from feedsvc.errors import BuildCancelled, FeedsvcError, display_path
+from feedsvc.errors import BuildCancelled, DriftRefused, FeedsvcError, display_path
 from feedsvc.model import BuildResult
 from feedsvc.outputs.base import Sink
 from feedsvc.outputs.localdir import LocalDirSink
@@ -36,6 +37,7 @@ def build(
     changed: Collection[Path] | None = None,
     cancel: threading.Event | None = None,
     allow_empty: bool = False,
+    accept_changes: bool = False,
 ) -> BuildResult:
     """Read the articles, publish the ones due by ``now``, and write the feeds that changed
     (into ``sink``, by default the configured output directory; with ``write`` false, only
@@ -43,9 +45,10 @@ def build(
 
     ``catalog`` carries what earlier builds learned (see scan). Rejected articles are
     reported in the result, never raised. An unusable articles or output directory, or a
-    build that would empty published feeds (unless ``allow_empty``), raises, leaves the
-    published feeds as they were, and is recorded as the last failure; so does ``cancel``
-    being set (BuildCancelled), which is not recorded.
+    build that would empty published feeds (unless ``allow_empty``) or that the drift guard
+    refuses (an id of a published entry changed, too many removed; unless
+    ``accept_changes``), raises, leaves the published feeds as they were, and is recorded as
+    the last failure; so does ``cancel`` being set (BuildCancelled), which is not recorded.
     """
     now = now or datetime.now(UTC)
     if catalog is None:
@@ -56,10 +59,14 @@ def build(
     try:
         warnings = _state_gone(catalog, sink) if write else []
         warnings += warm(catalog)
+        warnings += refresh_ledger(catalog, sink)
         found = scan(catalog, changed=changed, progress=progress, cancel=cancel)
         if write:
             warnings += persist(catalog)
-        plan = plan_build(config, found.outcomes, now)
+        plan = plan_build(config, found.outcomes, now, catalog.ledger, catalog.parsed)
+        refusal = plan.drift.refusal(config.guard)
+        if write and refusal and not accept_changes:
+            raise _refused(config, refusal)
         result = publish(
             config,
             plan,
@@ -67,12 +74,14 @@ def build(
             sink if write else None,
             retry=found.rescan,
             cancel=cancel,
-            allow_empty=allow_empty,
+            allow_empty=allow_empty or accept_changes,
             warnings=(*warnings, *found.warnings),
         )
-        if write and (unsaved := persist_entries(catalog) + persist_documents(catalog)):
+        if write:
+            unsaved = persist_entries(catalog) + persist_documents(catalog)
+            unsaved += persist_ledger(catalog, plan.feeds[0].articles)
             result = replace(result, warnings=(*result.warnings, *unsaved))
-        return result
+        return replace(result, refusal=refusal)
     except BuildCancelled:
         raise
     except Exception as exc:
@@ -91,6 +100,16 @@ def _state_gone(catalog: Catalog, sink: Sink | None) -> list[str]:
         f"no state database at {display_path(path)} though feeds were published: every"
         " article is read again, and the times edits were first seen start afresh"
     ]
+
+
+def _refused(config: Config, refusal: str) -> DriftRefused:
+    message = (
+        f"refusing to publish what readers would see as changed:\n{refusal}\nthe published"
+        " feeds are kept; `feedsvc diff` shows the whole change; `feedsvc build"
+        " --accept-changes` publishes it on purpose (an article can keep its old id with"
+        " `id:` in its front matter)"
+    )
+    return DriftRefused(display_path(config.feeds.output), message)
 
 
 def _record_failure(config: Config, exc: Exception) -> None:

@@ -38,7 +38,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_build(args: argparse.Namespace, config: Config) -> int:
     """``feedsvc build``: write the feeds."""
-    result = build(config, progress=_progress(args), allow_empty=args.allow_empty)
+    result = build(
+        config,
+        progress=_progress(args),
+        allow_empty=args.allow_empty,
+        accept_changes=args.accept_changes,
+    )
     _report(result)
     changed = ", ".join(path.name for path in result.written) or "nothing (feeds unchanged)"
     log.info(
@@ -212,6 +217,12 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-empty",
         action="store_true",
         help="publish empty feeds even over feeds that hold entries (refused otherwise)",
+    )
+    build_command.add_argument(
+        "--accept-changes",
+        action="store_true",
+        help="publish changes the drift guard refuses: ids of published entries changed,"
+        " more entries removed than [guard] allows",
     )
     command("check", run_check, "read and report every article, write nothing", sources)
     serve = command("serve", run_serve, "serve the feeds over HTTP")

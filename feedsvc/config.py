@@ -8,7 +8,7 @@ import re
 import tomllib
 import types
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
-from datetime import tzinfo
+from datetime import date, tzinfo
 from pathlib import Path
 from string import Formatter
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -24,6 +24,8 @@ CONFIG_NAME = "feedsvc.toml"
 STATE_DIR_NAME = ".feedsvc"
 STATE_FILE_NAME = "state.sqlite"
 ARTICLE_URL_FIELDS = frozenset({"site_url", "slug", "year", "month", "day"})
+# RFC 4151's date: a year, a month or a day.
+TAG_DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
 # BCP 47 in the shape feeds use: a language, then optional script, region and variants.
 LANGUAGE_TAG = re.compile(
     r"^[A-Za-z]{2,3}(-[A-Za-z]{3}){0,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?"
@@ -46,6 +48,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "serve.max_age_s": (0, 366 * 86_400),
     "serve.max_requests_per_minute": (0, 1_000_000),
     "serve.max_connections_per_client": (0, 1_000_000),
+    "guard.max_removed": (0, 100_000_000),
+    "guard.max_removed_percent": (0, 100),
 }
 T = TypeVar("T")
 
@@ -59,6 +63,9 @@ class SiteConfig:
     description: str = ""
     language: str = "en"
     author: str = "feedsvc"
+    # The date in new tag: ids (RFC 4151: the tagging authority's, not the article's), so a
+    # corrected publish date never changes an id. Ids already published keep theirs (ledger).
+    tag_date: str = "2000-01-01"
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,16 @@ class ServeConfig:
 
 
 @dataclass(frozen=True)
+class GuardConfig:
+    """What a build may change of what readers have seen without ``--accept-changes``: no id
+    of a published entry, and at most ``max_removed`` entries removed, or
+    ``max_removed_percent`` of them, whichever is larger."""
+
+    max_removed: int = 10
+    max_removed_percent: float = 20.0
+
+
+@dataclass(frozen=True)
 class StateConfig:
     """The state directory: the parse cache, the last build and ping outcomes. None means
     ``.feedsvc/`` beside the output directory."""
@@ -143,6 +160,7 @@ class Config:
     ping: PingConfig = field(default_factory=PingConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
     state: StateConfig = field(default_factory=StateConfig)
+    guard: GuardConfig = field(default_factory=GuardConfig)
 
     @property
     def timezone(self) -> tzinfo:
@@ -336,6 +354,9 @@ def validate(config: Config) -> Config:
         raise ConfigError(
             "site.language", f"is not a BCP 47 language tag: {config.site.language!r}"
         )
+    if not TAG_DATE.match(config.site.tag_date) or not _real_date(config.site.tag_date):
+        shape = "must be a date as YYYY, YYYY-MM or YYYY-MM-DD"
+        raise ConfigError("site.tag_date", f"{shape}, not {config.site.tag_date!r}")
     try:
         ZoneInfo(config.articles.default_timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -390,6 +411,15 @@ def _check_rescan(config: Config) -> None:
         from feedsvc.daemon.schedule import cron_trigger
 
         cron_trigger(rescan, config.articles.default_timezone)
+
+
+def _real_date(text: str) -> bool:
+    """True when ``text`` (shaped as TAG_DATE) names a day, month or year that exists."""
+    try:
+        date.fromisoformat((text + "-01-01")[:10])
+    except ValueError:
+        return False
+    return True
 
 
 def _is_http_url(text: str) -> bool:

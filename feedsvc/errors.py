@@ -144,6 +144,13 @@ class EmptyFeedRefused(PublishError):
     )
 
 
+class DriftRefused(PublishError):
+    """A build would change what readers hold more than a build may unasked: an id of a
+    published entry, or more removals than ``[guard]`` allows. Its message names each entry."""
+
+    message = "refusing to publish"
+
+
 def display_path(path: Path) -> str:
     """The path relative to the working directory where it lies below it, else as given;
     quoted and escaped when it holds anything unprintable, so a name cannot forge a log line."""

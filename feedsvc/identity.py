@@ -1,11 +1,12 @@
 """What identifies an article in a feed for life: its entry id (its own, else a tag: URI
-from the site's host, its local publish date and its slug) and its link."""
+from the site's host, the site's tag date and its slug) and its link. Once published, an id
+is kept by the ledger (feedsvc.ledger) whatever these come to say."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from functools import lru_cache
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -18,10 +19,11 @@ ABSOLUTE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
 TAG_SPECIFIC_SAFE = "/-._~!$&'()*+,;=:@"
 
 
-def entry_id(source: Source, site_url: str, day: date) -> str:
-    """The id an article keeps for life: its own, else a tag: URI (RFC 4151) from host, date, slug.
+def entry_id(source: Source, site_url: str, tag_date: str) -> str:
+    """The id an article is first published under: its own, else a tag: URI (RFC 4151) from
+    the site's host, ``tag_date`` (``[site] tag_date``) and the slug.
 
-    Built from nothing that an edit of the body or the title changes.
+    Built from nothing that an edit of the body, the title or the publish date changes.
     """
     given = source.entry_id.strip() if source.entry_id else ""
     if given.lower().startswith("urn:uuid:"):
@@ -38,7 +40,7 @@ def entry_id(source: Source, site_url: str, day: date) -> str:
             raise ArticleError(source.path, message, show_cause=False) from exc
     host = _tag_authority(site_url)
     specific = quote(given or source.slug, safe=TAG_SPECIFIC_SAFE)
-    return f"tag:{host},{day.isoformat()}:{specific}"
+    return f"tag:{host},{tag_date}:{specific}"
 
 
 @lru_cache(maxsize=16)

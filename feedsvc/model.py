@@ -144,6 +144,7 @@ class Article:
     tags: tuple[str, ...] = ()
     author: str | None = None
     draft: bool = False
+    own_id: bool = False  # the id is the article's own (front matter), not one made for it
 
     def __hash__(self) -> int:
         # Articles key the catalog's dicts and sets by the thousand, each build: hashing
@@ -258,7 +259,8 @@ class BuildResult:
     """What a build saw and did.
 
     ``stale`` names the rejected files whose last good version is still published, and
-    ``stale_articles`` are those versions.
+    ``stale_articles`` are those versions. ``refusal`` is set on a build the drift guard
+    refuses but that went ahead (accepted, or a check that writes nothing).
     """
 
     entries: int
@@ -273,3 +275,4 @@ class BuildResult:
     stale_articles: tuple[Article, ...] = ()
     shown: tuple[Article, ...] = ()  # the articles the feeds hold, newest first
     manifest: Manifest = Manifest()  # every file produced; ``changed`` those written
+    refusal: str | None = None  # why the drift guard refuses (or would refuse) this build

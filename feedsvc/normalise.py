@@ -38,7 +38,8 @@ def normalise(
     return Article(
         path=path,
         slug=source.slug,
-        entry_id=entry_id(source, config.site.url, published.date()),
+        entry_id=entry_id(source, config.site.url, config.site.tag_date),
+        own_id=bool(source.entry_id and source.entry_id.strip()),
         link=article_link(source, config, published),
         title=title,
         published=published,

@@ -1,21 +1,25 @@
 """What each feed holds: a pure decision over parsed articles and the clock, with no I/O.
 
-Published articles are due, drafts never are, future-dated ones wait for their time; of two
-articles claiming one id, the one whose path sorts first keeps it. The site's feed holds
-every due article; with ``[feeds] tag_feeds`` or ``author_feeds``, each tag's or author's
-feed those about it. Rendering (which may turn an article away) and archive pages come
-after, in assemble, which picks from the plan.
+Published articles are due, drafts never are, future-dated ones wait for their time; each
+due article is published under the id the ledger keeps for it, and of two articles claiming
+one id, the one that published it first keeps it (else the one whose path sorts first). What
+that would change of the published entries is the plan's drift, for the guard to judge.
+The site's feed holds every due article; with ``[feeds] tag_feeds`` or ``author_feeds``,
+each tag's or author's feed those about it. Rendering (which may turn an article away) and
+archive pages come after, in assemble, which picks from the plan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from feedsvc.config import Config
+from feedsvc.drift import Drift, drift
 from feedsvc.errors import ArticleError
+from feedsvc.ledger import Ledger, settle
 from feedsvc.model import ATOM_TYPE, JSON_TYPE, RSS_TYPE, Article, ArtifactKind, FeedSpec, Parsed
 from feedsvc.topics import Topic, TopicKind, topics_of
 
@@ -44,6 +48,7 @@ class Plan:
     stale: tuple[Article, ...]  # last good versions of failing files, still published
     articles: int  # article files seen
     duplicates: tuple[ArticleError, ...] = ()  # due articles whose id another file owns
+    drift: Drift = Drift()  # what publishing would change of the entries readers hold
 
 
 def subscription_feeds(config: Config) -> tuple[FeedSpec, ...]:
@@ -79,9 +84,17 @@ def topic_feeds(config: Config, owners: Sequence[Article]) -> list[FeedPlan]:
     ]
 
 
-def plan_build(config: Config, outcomes: Sequence[Parsed], now: datetime) -> Plan:
+def plan_build(
+    config: Config,
+    outcomes: Sequence[Parsed],
+    now: datetime,
+    ledger: Ledger | None = None,
+    present: Collection[Path] = (),
+) -> Plan:
     """Sort every file's outcome (in path order) into due, drafts, scheduled and rejected,
-    and plan the feeds of the due articles."""
+    settle the due articles' ids with the ``ledger`` (``present``: every article file now),
+    and plan their feeds."""
+    ledger = ledger if ledger is not None else Ledger()
     rejected: list[ArticleError] = []
     warnings: list[str] = []
     drafts: list[Path] = []
@@ -104,11 +117,13 @@ def plan_build(config: Config, outcomes: Sequence[Parsed], now: datetime) -> Pla
             scheduled.append(article)
         else:
             due.append(article)
-    owners, duplicates = unique(due)
+    settled = settle(due, ledger, present)
+    owners = settled.owners
     subscription = FeedPlan(subscription_feeds(config), tuple(owners), config.feeds.max_items)
     return Plan(
         feeds=(subscription, *topic_feeds(config, owners)),
-        duplicates=tuple(duplicates),
+        duplicates=tuple(settled.duplicates),
+        drift=drift(ledger, owners),
         rejected=tuple(rejected),
         warnings=tuple(warnings),
         drafts=tuple(drafts),
@@ -116,17 +131,3 @@ def plan_build(config: Config, outcomes: Sequence[Parsed], now: datetime) -> Pla
         stale=tuple(stale),
         articles=len(outcomes),
     )
-
-
-def unique(due: Sequence[Article]) -> tuple[list[Article], list[ArticleError]]:
-    """The articles that own their ids, and an error for each other claimant: of two
-    articles claiming one id, the one whose path sorts first keeps it (``due`` is in path
-    order)."""
-    owners: dict[str, Article] = {}
-    duplicates: list[ArticleError] = []
-    for article in due:
-        owner = owners.setdefault(article.entry_id, article)
-        if owner is not article:
-            message = f"the id {article.entry_id!r} is already used by {owner.path}"
-            duplicates.append(ArticleError(article.path, message))
-    return list(owners.values()), duplicates

@@ -27,11 +27,22 @@ def understand(articles_dir: Path, make_config: Callable[..., Config]) -> Callab
     return run
 
 
-def test_id_is_a_tag_uri_from_host_date_and_slug(
+def test_id_is_a_tag_uri_from_host_the_site_tag_date_and_slug(
     write_article: Callable[..., Path], understand: Callable[..., Article]
 ) -> None:
     path = write_article("2025/peace-talks.md", article("Talks", "Body.", "June 02, 2025"))
-    assert understand(path).entry_id == "tag:news.example.org,2025-06-02:2025/peace-talks"
+    assert understand(path).entry_id == "tag:news.example.org,2000-01-01:2025/peace-talks"
+    dated = understand(path, site={"tag_date": "2019-03"})
+    assert dated.entry_id == "tag:news.example.org,2019-03:2025/peace-talks"
+
+
+def test_id_does_not_change_with_the_publish_date(
+    write_article: Callable[..., Path], understand: Callable[..., Article]
+) -> None:
+    path = write_article("a.md", article("T", "Body.", "June 02, 2025"))
+    before = understand(path).entry_id
+    write_article("a.md", article("T", "Body.", "July 14, 2024"))
+    assert understand(path).entry_id == before
 
 
 def test_id_does_not_change_with_the_body_or_the_title(
@@ -59,7 +70,7 @@ def test_id_does_not_change_with_the_default_zone(
             "urn:uuid:6f1c0b52-8a8e-4b8e-9e0e-3c1d2f1a7b10",
         ),
         ("https://news.example.org/p/42", "https://news.example.org/p/42"),
-        ("story 42", "tag:news.example.org,2025-01-02:story%2042"),
+        ("story 42", "tag:news.example.org,2000-01-01:story%2042"),
     ],
 )
 def test_a_given_id_is_kept_or_made_absolute(

@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -27,7 +27,7 @@ CACHE_VERSION = 1
 _COLUMNS = (
     "path, size, mtime_ns, inode, digest, first_seen, changed, error, error_line, warnings,"
     " slug, entry_id, link, title, published, updated, article_digest, summary, tags, author,"
-    " draft"
+    " draft, own_id"
 )
 _BATCH = 500  # paths per query: under SQLite's limit on parameters
 log = logging.getLogger("feedsvc.catalog")
@@ -257,7 +257,7 @@ def _row(file: Path, parsed: Parsed) -> tuple:
         json.dumps(list(parsed.warnings)) if parsed.warnings else None,
     )
     if article is None:
-        return head + (None,) * 11
+        return head + (None,) * 12
     return head + (
         article.slug,
         article.entry_id,
@@ -270,6 +270,7 @@ def _row(file: Path, parsed: Parsed) -> tuple:
         json.dumps(list(article.tags)) if article.tags else None,
         article.author,
         int(article.draft),
+        int(article.own_id),
     )
 
 
@@ -290,8 +291,9 @@ def thaw(path: Path, row: tuple) -> Parsed:
     )
 
 
-def _article(path: Path, columns: Iterable) -> Article | None:
-    slug, entry_id, link, title, published, updated, digest, summary, tags, author, draft = columns
+def _article(path: Path, columns: Sequence) -> Article | None:
+    slug, entry_id, link, title, published, updated, digest, summary, tags, author = columns[:10]
+    draft, own_id = columns[10:]
     if slug is None:
         return None
     return Article(
@@ -307,6 +309,7 @@ def _article(path: Path, columns: Iterable) -> Article | None:
         tags=tuple(json.loads(tags)) if tags else (),
         author=author,
         draft=bool(draft),
+        own_id=bool(own_id),
     )
 
 

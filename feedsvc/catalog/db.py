@@ -98,6 +98,19 @@ MIGRATIONS: tuple[str, ...] = (
         content_html TEXT NOT NULL
     );
     """,
+    # The id ledger (feedsvc/ledger.py): every id ever published, and whether an article's
+    # id is its own.
+    """
+    CREATE TABLE IF NOT EXISTS ledger (
+        entry_id TEXT PRIMARY KEY,
+        path BLOB,
+        link TEXT NOT NULL,
+        title TEXT NOT NULL,
+        content BLOB NOT NULL,
+        live INTEGER NOT NULL
+    );
+    ALTER TABLE article ADD COLUMN own_id INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Long enough for another writer's transaction here (milliseconds); short enough that a

@@ -9,6 +9,7 @@ from pathlib import Path
 from feedsvc.articles.discover import RootKey
 from feedsvc.budget import Budget
 from feedsvc.config import Config
+from feedsvc.ledger import Ledger
 from feedsvc.model import Article, Artifact, Entry, Failures, Parsed
 from feedsvc.render import Renderer
 
@@ -41,6 +42,9 @@ class Catalog:
     # path -> (source key, the artifact published): see feedsvc.sourcekey
     documents: dict[str, tuple[str, Artifact]] = field(default_factory=dict)
     saved_documents: dict[str, tuple[str, Artifact]] = field(default_factory=dict)  # in the db
+    # Every id ever published (feedsvc.ledger); kept across configurations, as ids are.
+    ledger: Ledger = field(default_factory=Ledger)
+    ledger_loaded: bool = False
 
     def adopt(self, config: Config) -> None:
         """Serve builds under ``config`` from now on. What was learned under another
