@@ -75,7 +75,12 @@ def main() -> None:
         else:
             articles = ensure_corpus(args.shared, args.n) / "project"
             config = config_from_dict(
-                {"articles": {"dir": str(articles)}, "feeds": {"output": scratch}}, Path(scratch)
+                {
+                    "articles": {"dir": str(articles)},
+                    "feeds": {"output": f"{scratch}/public"},
+                    "state": {"dir": f"{scratch}/state"},
+                },
+                Path(scratch),
             )
         figures = time_edits(config, args.target, args.edits, args.rescan)
     if args.json:

@@ -66,20 +66,17 @@ class Drift:
 
 def drift(ledger: Ledger, owners: Sequence[Article]) -> Drift:
     """The drift of publishing ``owners`` (the articles that own their ids) over the ledger."""
-    published = ledger.live()
-    if not published:
-        return Drift()
-    held = {article.entry_id for article in owners}
-    gone = [claimed for claimed in published if claimed.entry_id not in held]
+    published = len(ledger.live_ids)
+    gone = sorted(ledger.live_ids.difference(article.entry_id for article in owners))
     if not gone:
-        return Drift(published=len(published))
+        return Drift(published=published)
     newcomers = [article for article in owners if article.entry_id not in ledger.claims]
     by_path = {article.path: article for article in newcomers}
     by_link = {article.link: article for article in newcomers}
     by_title = {article.title.casefold(): article for article in newcomers}
     removed: list[Claim] = []
     changes: list[IdChange] = []
-    for claimed in gone:
+    for claimed in map(ledger.claims.__getitem__, gone):
         if claimed.path is not None and (same := by_path.get(claimed.path)) is not None:
             changes.append(IdChange(claimed, same, "its front matter gives it another id"))
         elif (same := by_link.get(claimed.link)) is not None:
@@ -89,7 +86,7 @@ def drift(ledger: Ledger, owners: Sequence[Article]) -> Drift:
             changes.append(IdChange(claimed, same, why))
         else:
             removed.append(claimed)
-    return Drift(tuple(removed), tuple(changes), len(published))
+    return Drift(tuple(removed), tuple(changes), published)
 
 
 def _id_change(change: IdChange) -> str:

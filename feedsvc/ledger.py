@@ -38,15 +38,22 @@ def claim(article: Article) -> Claim:
 @dataclass
 class Ledger:
     """The claims by id, with the indexes a build looks them up by. ``generation`` is the
-    state database's count of ledger writes this copy reflects."""
+    state database's count of ledger writes this copy reflects.
+
+    A build settles and records every due article, so both are kept cheap for the articles
+    that did not change: dict lookups, and no new Article unless an id does change.
+    """
 
     claims: dict[str, Claim] = field(default_factory=dict)
     generation: int = 0
     by_path: dict[Path, str] = field(default_factory=dict, init=False, repr=False)
     by_content: dict[bytes, list[str]] = field(default_factory=dict, init=False, repr=False)
     by_link: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    live_ids: set[str] = field(default_factory=set, init=False, repr=False)
     # Articles recorded as published in their current version: recording them again is a no-op.
     recorded: set[Article] = field(default_factory=set, init=False, repr=False)
+    # Each article as last settled under another id than its own (reused while that id holds).
+    settled: dict[Article, Article] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         for held in self.claims.values():
@@ -58,10 +65,8 @@ class Ledger:
         if held.content:
             self.by_content.setdefault(held.content, []).append(held.entry_id)
         self.by_link.setdefault(held.link, held.entry_id)
-
-    def live(self) -> list[Claim]:
-        """The claims the published feeds hold."""
-        return [held for held in self.claims.values() if held.live]
+        if held.live:
+            self.live_ids.add(held.entry_id)
 
     def record(self, owners: Sequence[Article]) -> list[Claim]:
         """Take ``owners`` (every article the feeds now hold) as published: their claims are
@@ -74,12 +79,9 @@ class Ledger:
             made = claim(article)
             if self.claims.get(made.entry_id) != made:
                 changed.append(made)
-        held = {article.entry_id for article in owners}
-        changed += [
-            replace(gone, live=False)
-            for gone in self.claims.values()
-            if gone.live and gone.entry_id not in held
-        ]
+        if changed or len(owners) != len(self.recorded):
+            held = {article.entry_id for article in owners}
+            changed += [replace(self.claims[gone], live=False) for gone in self.live_ids - held]
         for made in changed:
             self._forget(made.entry_id)
             self.claims[made.entry_id] = made
@@ -97,6 +99,7 @@ class Ledger:
             ids.remove(entry_id)
         if self.by_link.get(old.link) == entry_id:
             del self.by_link[old.link]
+        self.live_ids.discard(entry_id)
 
 
 @dataclass(frozen=True)
@@ -110,36 +113,40 @@ class Settled:
 
 def settle(due: Sequence[Article], ledger: Ledger, present: Collection[Path]) -> Settled:
     """Give each of ``due`` (path order) the id it is published under, and decide who owns
-    each id. ``present`` holds every article file there is now (a claim whose file is gone
-    may follow its content to a new path)."""
-    claimants: dict[str, list[Article]] = {}
+    each id: the file that published it first, else the first in path order. ``present``
+    holds every article file there is now (a claim whose file is gone may follow its content
+    to a new path)."""
     settled: list[Article] = []
+    owner: dict[str, Article] = {}
+    losers: list[Article] = []
     moved: set[str] = set()
+    by_path, was_settled, now_settled = ledger.by_path, ledger.settled, {}
     for article in due:
-        kept = _kept_id(article, ledger, present, moved)
+        kept = article.entry_id if article.own_id else by_path.get(article.path)
+        if kept is None:
+            kept = _new_id(article, ledger, present, moved)
         if kept != article.entry_id:
-            article = replace(article, entry_id=kept)
-        claimants.setdefault(kept, []).append(article)
+            known = was_settled.get(article)
+            if known is None or known.entry_id != kept:
+                known = replace(article, entry_id=kept)
+            article = now_settled[article] = known
         settled.append(article)
-    owners: set[Article] = set()
-    duplicates: list[ArticleError] = []
-    for entry_id, articles in claimants.items():
-        first = ledger.claims.get(entry_id)
-        owner = next((a for a in articles if first and a.path == first.path), articles[0])
-        owners.add(owner)
-        duplicates += [_duplicate(a, owner, first is not None) for a in articles if a is not owner]
-    return Settled([article for article in settled if article in owners], duplicates)
+        held = owner.setdefault(kept, article)
+        if held is not article:
+            first = ledger.claims.get(kept)
+            if first is not None and first.path == article.path:
+                owner[kept] = article  # it published the id, though its path sorts later
+                article = held
+            losers.append(article)
+    ledger.settled = now_settled
+    duplicates = [_duplicate(loser, owner[loser.entry_id], ledger) for loser in losers]
+    return Settled([a for a in settled if owner[a.entry_id] is a], duplicates)
 
 
-def _kept_id(article: Article, ledger: Ledger, present: Collection[Path], moved: set[str]) -> str:
-    """The id ``article`` is published under: its own; else the one its path published;
-    else the one its content was published under at a path now gone (it moved), or its link
-    was, as the published feeds showed it; else the one made for it."""
-    if article.own_id:
-        return article.entry_id
-    kept = ledger.by_path.get(article.path)
-    if kept is not None:
-        return kept
+def _new_id(article: Article, ledger: Ledger, present: Collection[Path], moved: set[str]) -> str:
+    """The id of an article whose path published none: the one its content was published
+    under at a path now gone (it moved), or its link was, as the published feeds showed it;
+    else the one made for it."""
     for entry_id in ledger.by_content.get(article.digest, ()):
         before = ledger.claims[entry_id].path
         if entry_id not in moved and before is not None and before not in present:
@@ -152,7 +159,8 @@ def _kept_id(article: Article, ledger: Ledger, present: Collection[Path], moved:
     return article.entry_id
 
 
-def _duplicate(article: Article, owner: Article, published: bool) -> ArticleError:
-    how = "was first published by" if published else "is already used by"
+def _duplicate(article: Article, owner: Article, ledger: Ledger) -> ArticleError:
+    first = ledger.claims.get(owner.entry_id)
+    how = "was first published by" if first and first.path == owner.path else "is already used by"
     message = f"the id {quote_value(article.entry_id)} {how} {owner.path}"
     return ArticleError(article.path, message)
