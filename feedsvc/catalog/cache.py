@@ -23,11 +23,11 @@ from feedsvc.model import Article, Artifact, ArtifactKind, Parsed
 from feedsvc.sourcekey import code_digest
 
 # Bumped whenever what a row means changes (parsing, normalising, this layout).
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 _COLUMNS = (
     "path, size, mtime_ns, inode, digest, first_seen, changed, error, error_line, warnings,"
     " slug, entry_id, link, title, published, updated, article_digest, summary, tags, author,"
-    " draft"
+    " draft, fingerprint"
 )
 _BATCH = 500  # paths per query: under SQLite's limit on parameters
 log = logging.getLogger("feedsvc.catalog")
@@ -257,7 +257,7 @@ def _row(file: Path, parsed: Parsed) -> tuple:
         json.dumps(list(parsed.warnings)) if parsed.warnings else None,
     )
     if article is None:
-        return head + (None,) * 11
+        return head + (None,) * 12
     return head + (
         article.slug,
         article.entry_id,
@@ -270,6 +270,7 @@ def _row(file: Path, parsed: Parsed) -> tuple:
         json.dumps(list(article.tags)) if article.tags else None,
         article.author,
         int(article.draft),
+        article.fingerprint,
     )
 
 
@@ -290,8 +291,9 @@ def thaw(path: Path, row: tuple) -> Parsed:
     )
 
 
-def _article(path: Path, columns: Iterable) -> Article | None:
-    slug, entry_id, link, title, published, updated, digest, summary, tags, author, draft = columns
+def _article(path: Path, columns: tuple) -> Article | None:
+    slug, entry_id, link, title, published, updated, digest, summary, tags, author = columns[:10]
+    draft, fingerprint = columns[10:]
     if slug is None:
         return None
     return Article(
@@ -303,6 +305,7 @@ def _article(path: Path, columns: Iterable) -> Article | None:
         published=datetime.fromisoformat(published),
         updated=datetime.fromisoformat(updated),
         digest=digest,
+        fingerprint=fingerprint,
         summary=summary,
         tags=tuple(json.loads(tags)) if tags else (),
         author=author,

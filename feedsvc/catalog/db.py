@@ -98,6 +98,8 @@ MIGRATIONS: tuple[str, ...] = (
         content_html TEXT NOT NULL
     );
     """,
+    # Each article's content fingerprint (feedsvc.fingerprint): a minor edit is told by it.
+    "ALTER TABLE article ADD COLUMN fingerprint BLOB;",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Long enough for another writer's transaction here (milliseconds); short enough that a
