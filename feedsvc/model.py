@@ -120,6 +120,7 @@ class Source:
     entry_id: str | None = None
     link: str | None = None
     draft: bool = False
+    minor_edit: bool = False  # this version's edit is not one readers need to see again
     warnings: tuple[str, ...] = ()
     key: FileKey = NO_KEY  # from the fstat of the descriptor the text was read through
     digest: bytes = b""  # SHA-256 of the file's bytes: a rescan compares content, not stat
