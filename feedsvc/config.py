@@ -75,6 +75,9 @@ class ArticlesConfig:
     dir: Path = Path("articles")
     default_timezone: str = "UTC"
     summary_length: int = 300
+    # An edit of whitespace or typography only, or marked `minor_edit: true`, leaves the
+    # article's updated date as it was (readers do not show it again); False: any edit moves it.
+    quiet_minor_edits: bool = True
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ class Claim:
 
 def claim(article: Article) -> Claim:
     """The claim ``article`` makes by being published."""
-    return Claim(article.entry_id, article.path, article.link, article.title, article.digest)
+    return Claim(article.entry_id, article.path, article.link, article.title, article.fingerprint)
 
 
 @dataclass
@@ -147,7 +147,7 @@ def _new_id(article: Article, ledger: Ledger, present: Collection[Path], moved: 
     """The id of an article whose path published none: the one its content was published
     under at a path now gone (it moved), or its link was, as the published feeds showed it;
     else the one made for it."""
-    for entry_id in ledger.by_content.get(article.digest, ()):
+    for entry_id in ledger.by_content.get(article.fingerprint or b"-", ()):
         before = ledger.claims[entry_id].path
         if entry_id not in moved and before is not None and before not in present:
             moved.add(entry_id)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from feedsvc.errors import ArticleError
+from feedsvc.fingerprint import content_fingerprint
 
 RawDate = str | date | datetime
 # (size, mtime in ns, inode): a file whose key is unchanged need not be read again.
@@ -119,9 +120,17 @@ class Source:
     entry_id: str | None = None
     link: str | None = None
     draft: bool = False
+    minor_edit: bool = False  # this version's edit is not one readers need to see again
     warnings: tuple[str, ...] = ()
     key: FileKey = NO_KEY  # from the fstat of the descriptor the text was read through
     digest: bytes = b""  # SHA-256 of the file's bytes: a rescan compares content, not stat
+
+    @cached_property
+    def fingerprint(self) -> bytes:
+        """SHA-256 of the title, body and summary as feedsvc.fingerprint folds them: an edit
+        of whitespace or typography alone leaves it as it was. Worked out once, when first
+        asked for (only a parse does; the renders that read the body again never do)."""
+        return content_fingerprint(self.title, self.body, self.summary)
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,7 @@ class Article:
     published: datetime
     updated: datetime
     digest: bytes  # SHA-256 of the file's bytes: this version's identity
+    fingerprint: bytes = b""  # its Source's: the same across whitespace or typography edits
     summary: str | None = None
     tags: tuple[str, ...] = ()
     author: str | None = None

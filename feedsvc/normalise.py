@@ -45,6 +45,7 @@ def normalise(
         published=published,
         updated=updated,
         digest=source.digest,
+        fingerprint=source.fingerprint,
         summary=source.summary,
         tags=tuple(t for t in (renderer.inline_text(tag) for tag in source.tags) if t),
         author=renderer.inline_text(source.author) if source.author else None,

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from feedsvc.errors import ArticleError
+from feedsvc.errors import ArticleError, quote_value
 from feedsvc.model import RawDate
 
 MAX_TITLE_CHARS = 1_000
@@ -34,6 +34,7 @@ LABELS = {
     "entry_id": "id",
     "link": "link",
     "draft": "draft flag",
+    "minor_edit": "minor-edit flag",
     "slug": "slug",
 }
 TEXT_LIMITS = {"title": MAX_TITLE_CHARS, "summary": MAX_SUMMARY_CHARS}
@@ -42,6 +43,8 @@ BIDI_AND_BOM = frozenset(
     "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff"
 )
 SCALARS = (str, int, float, date)  # bool is an int
+YES = frozenset({"true", "yes", "on", "1"})
+NO = frozenset({"false", "no", "off", "0"})
 
 
 def check_fields(path: Path, values: dict[str, Any], lines: dict[str, int]) -> dict[str, Any]:
@@ -124,10 +127,23 @@ def _author(name: str, value: Any) -> str | None:
 def _flag(name: str, value: Any) -> bool:
     """A yes/no field: true, yes, on or 1 (any case) is yes."""
     if isinstance(value, str):
-        return value.strip().lower() in ("true", "yes", "on", "1")
+        return value.strip().lower() in YES
     if not isinstance(value, SCALARS):
         raise _Refused(f"the {LABELS[name]} must be true or false, not {_kind(value)}")
     return bool(value)
+
+
+def _boolean(name: str, value: Any) -> bool:
+    """A strict yes/no field: true or false (yes/no, on/off, 1/0, in any case). Anything
+    else is refused, not guessed: the answer decides whether readers see the edit."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (str, int)):
+        word = str(value).strip().lower()
+        if word in YES or word in NO:
+            return word in YES
+        raise _Refused(f"the {LABELS[name]} must be true or false, not {quote_value(str(value))}")
+    raise _Refused(f"the {LABELS[name]} must be true or false, not {_kind(value)}")
 
 
 def _scalar(name: str, value: Any, expected: str = "text") -> str:
@@ -149,6 +165,7 @@ CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "link": _identity,
     "slug": _identity,
     "draft": _flag,
+    "minor_edit": _boolean,
 }
 
 

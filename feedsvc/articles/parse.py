@@ -55,11 +55,21 @@ FIELD_NAMES = {
     "url": "link",
     "canonical": "link",
     "draft": "draft",
+    "minor_edit": "minor_edit",
     "slug": "slug",
 }
 # Metadata lines at the foot of an article only count under these names: a body's last line
-# that merely has a colon ("Note: ...") must stay in the body.
-FOOT_FIELDS = frozenset(FIELD_NAMES) - {"title", "url", "link", "slug", "id", "by", "summary"}
+# that merely has a colon ("Note: ...", "Minor edit: a typo fixed") must stay in the body.
+FOOT_FIELDS = frozenset(FIELD_NAMES) - {
+    "title",
+    "url",
+    "link",
+    "slug",
+    "id",
+    "by",
+    "summary",
+    "minor_edit",
+}
 
 
 def slug_for(path: Path, root: Path) -> str:
@@ -124,6 +134,7 @@ def parse_source(
         entry_id=checked.get("entry_id"),
         link=checked.get("link"),
         draft=checked.get("draft", False),
+        minor_edit=checked.get("minor_edit", False),
         warnings=warnings,
         key=key,
         digest=digest,

@@ -23,11 +23,11 @@ from feedsvc.model import Article, Artifact, ArtifactKind, Parsed
 from feedsvc.sourcekey import code_digest
 
 # Bumped whenever what a row means changes (parsing, normalising, this layout).
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 _COLUMNS = (
     "path, size, mtime_ns, inode, digest, first_seen, changed, error, error_line, warnings,"
     " slug, entry_id, link, title, published, updated, article_digest, summary, tags, author,"
-    " draft, own_id"
+    " draft, own_id, fingerprint"
 )
 _BATCH = 500  # paths per query: under SQLite's limit on parameters
 log = logging.getLogger("feedsvc.catalog")
@@ -257,7 +257,7 @@ def _row(file: Path, parsed: Parsed) -> tuple:
         json.dumps(list(parsed.warnings)) if parsed.warnings else None,
     )
     if article is None:
-        return head + (None,) * 12
+        return head + (None,) * 13
     return head + (
         article.slug,
         article.entry_id,
@@ -271,6 +271,7 @@ def _row(file: Path, parsed: Parsed) -> tuple:
         article.author,
         int(article.draft),
         int(article.own_id),
+        article.fingerprint,
     )
 
 
@@ -293,7 +294,7 @@ def thaw(path: Path, row: tuple) -> Parsed:
 
 def _article(path: Path, columns: Sequence) -> Article | None:
     slug, entry_id, link, title, published, updated, digest, summary, tags, author = columns[:10]
-    draft, own_id = columns[10:]
+    draft, own_id, fingerprint = columns[10:]
     if slug is None:
         return None
     return Article(
@@ -305,6 +306,7 @@ def _article(path: Path, columns: Sequence) -> Article | None:
         published=datetime.fromisoformat(published),
         updated=datetime.fromisoformat(updated),
         digest=digest,
+        fingerprint=fingerprint,
         summary=summary,
         tags=tuple(json.loads(tags)) if tags else (),
         author=author,

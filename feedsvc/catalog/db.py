@@ -111,6 +111,8 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE article ADD COLUMN own_id INTEGER NOT NULL DEFAULT 0;
     """,
+    # Each article's content fingerprint (feedsvc.fingerprint): a minor edit is told by it.
+    "ALTER TABLE article ADD COLUMN fingerprint BLOB;",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Long enough for another writer's transaction here (milliseconds); short enough that a
