@@ -36,6 +36,7 @@ def build(
     changed: Collection[Path] | None = None,
     cancel: threading.Event | None = None,
     allow_empty: bool = False,
+    record: bool = True,
 ) -> BuildResult:
     """Read the articles, publish the ones due by ``now``, and write the feeds that changed
     (into ``sink``, by default the configured output directory; with ``write`` false, only
@@ -45,7 +46,9 @@ def build(
     reported in the result, never raised. An unusable articles or output directory, or a
     build that would empty published feeds (unless ``allow_empty``), raises, leaves the
     published feeds as they were, and is recorded as the last failure; so does ``cancel``
-    being set (BuildCancelled), which is not recorded.
+    being set (BuildCancelled), which is not recorded. Without ``record`` (a dry run, into a
+    sink that keeps what it is given) the state database is read without a trace and nothing
+    is written to it, not even a failure.
     """
     now = now or datetime.now(UTC)
     if catalog is None:
@@ -55,9 +58,9 @@ def build(
         sink = LocalDirSink(config.feeds.output, gzip_copies=config.feeds.gzip_copies)
     try:
         warnings = _state_gone(catalog, sink) if write else []
-        warnings += warm(catalog)
+        warnings += warm(catalog, read_only=not record)
         found = scan(catalog, changed=changed, progress=progress, cancel=cancel)
-        if write:
+        if write and record:
             warnings += persist(catalog)
         plan = plan_build(config, found.outcomes, now)
         result = publish(
@@ -69,14 +72,15 @@ def build(
             cancel=cancel,
             allow_empty=allow_empty,
             warnings=(*warnings, *found.warnings),
+            record=record,
         )
-        if write and (unsaved := persist_entries(catalog) + persist_documents(catalog)):
+        if write and record and (unsaved := persist_entries(catalog) + persist_documents(catalog)):
             result = replace(result, warnings=(*result.warnings, *unsaved))
         return result
     except BuildCancelled:
         raise
     except Exception as exc:
-        if write:
+        if write and record:
             _record_failure(config, exc)
         raise
 
