@@ -234,7 +234,8 @@ def describe_diff(diff: FeedDiff) -> Iterator[str]:
         yield f"  new       {entry.entry_id}  {entry.title}"
     for update in diff.updated:
         mark = "resurfaces" if update.resurfaces else "in place"
-        yield f"  updated   {update.entry_id}  ({', '.join(update.fields)}; {mark})"
+        fields = ", ".join(update.fields)
+        yield f"  updated   {update.entry_id}  {update.title}  ({fields}; {mark})"
     for entry in diff.removed:
         yield f"  removed   {entry.entry_id}  {entry.title}"
     if diff.aged_out:
@@ -242,7 +243,7 @@ def describe_diff(diff: FeedDiff) -> Iterator[str]:
     if diff.moved_in:
         yield f"  moved in  {len(diff.moved_in)} (published before in another document)"
     for change in diff.id_changes:
-        yield f"  id change {change.old} -> {change.new} (same {change.matched_by})"
+        yield f"  id change {change.old} -> {change.new}  {change.title} (same {change.matched_by})"
 
 
 def summarise(diffs: Sequence[FeedDiff]) -> str:
