@@ -76,14 +76,14 @@ def run_diff(args: argparse.Namespace, config: Config) -> int:
     """``feedsvc diff``: what subscribers would see if the feeds were built now (new, updated,
     removed entries and id changes, per feed), writing nothing; exit 1 when a build would
     change any file (or, with ``--strict``, an article is rejected), 0 when none."""
-    shown = preview(config, progress=_progress(args), allow_empty=args.allow_empty)
-    _report(shown.result)
+    dry = preview(config, progress=_progress(args), allow_empty=args.allow_empty)
+    _report(dry.result)
     if args.json:
-        print(json.dumps(_preview_to_dict(shown), indent=2, ensure_ascii=False))
+        print(json.dumps(_preview_to_dict(dry), indent=2, ensure_ascii=False))
     else:
-        _print_preview(shown)
-    rejected = args.strict and shown.result.rejected
-    return EXIT_WOULD_CHANGE if shown.changed or rejected else EXIT_OK
+        _print_preview(dry)
+    rejected = args.strict and dry.result.rejected
+    return EXIT_WOULD_CHANGE if dry.changed or rejected else EXIT_OK
 
 
 def run_serve(args: argparse.Namespace, config: Config) -> int:
@@ -158,23 +158,23 @@ def run_status(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def _print_preview(shown: Preview) -> None:
+def _print_preview(dry: Preview) -> None:
     """Each document a build would change, with its entries' changes, then a summary."""
-    for diff in shown.diffs:
+    for diff in dry.diffs:
         for line in describe_diff(diff):
             print(line)
-    print(summarise(shown.diffs))
+    print(summarise(dry.diffs))
 
 
-def _preview_to_dict(shown: Preview) -> dict[str, object]:
+def _preview_to_dict(dry: Preview) -> dict[str, object]:
     """The preview as JSON data: the same as ``_print_preview`` says, and the build's
     warnings and rejections."""
     return {
-        "changed": shown.changed,
-        "documents": [diff_to_dict(diff) for diff in shown.diffs],
-        "summary": summarise(shown.diffs),
-        "warnings": list(shown.result.warnings),
-        "rejected": [str(error) for error in shown.result.rejected],
+        "changed": dry.changed,
+        "documents": [diff_to_dict(diff) for diff in dry.diffs],
+        "summary": summarise(dry.diffs),
+        "warnings": list(dry.result.warnings),
+        "rejected": [str(error) for error in dry.result.rejected],
     }
 
 

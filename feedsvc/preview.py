@@ -58,7 +58,7 @@ def preview(
     order = {artifact.path: index for index, artifact in enumerate(result.manifest.artifacts)}
     written = sorted(
         sink.puts.values(),
-        key=lambda put: (put.kind is not ArtifactKind.SUBSCRIPTION, order[put.path]),
+        key=lambda put: (put.kind is not ArtifactKind.SUBSCRIPTION, order.get(put.path, 0)),
     )
     changes = [
         DocumentChange(put.path, put.media_type, published.read(put.path), put.content)
@@ -72,8 +72,8 @@ def preview(
 
 
 def _due_ids(catalog: Catalog, now: datetime) -> frozenset[str]:
-    """The ids of the articles due after the build (the plan it made, made again from the
-    outcomes its scan left in ``catalog``): an entry they name that leaves a feed aged out."""
+    """The ids of the articles the build found due (its plan, made again from the outcomes
+    its scan left in ``catalog``): an entry of one of them that leaves a feed aged out."""
     outcomes = [catalog.parsed[path] for path in catalog.files or ()]
     site = plan_build(catalog.config, outcomes, now).feeds[0]
     return frozenset(article.entry_id for article in site.articles)

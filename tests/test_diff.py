@@ -187,7 +187,8 @@ def test_build_dry_run_reports_as_diff_does_and_writes_nothing(site: Path, cli: 
     dry = run_feedsvc("build", "--dry-run", cwd=site)
     diff = run_feedsvc("diff", cwd=site)
 
-    assert (dry.returncode, dry.stdout) == (diff.returncode, diff.stdout) == (1, diff.stdout)
+    assert dry.returncode == diff.returncode == 1
+    assert dry.stdout == diff.stdout and f"new       {tag('delta', 4)}  Delta" in dry.stdout
     assert published(site) == before
     assert len(feedparser.parse((site / "public" / "rss.xml").read_bytes()).entries) == 3
 
