@@ -88,6 +88,7 @@ def assemble(
     *,
     published: Mapping[str, Artifact] | None = None,
     store: Store | None = None,
+    record: bool = True,
 ) -> Documents:
     """The documents of ``feed``: its newest ``max_items`` articles that can be shown, and
     (see archive.lay_out) archive pages of all the older ones.
@@ -98,7 +99,8 @@ def assemble(
     archive pages made are handed to it in batches, oldest first, as they are made. The
     catalog's ``entries`` and ``failures`` carry what earlier builds rendered or rejected, so
     each article is rendered once; the site's feed (no topic) forgets the failures of
-    articles no longer due.
+    articles no longer due. Without ``record`` (a dry run) the render cache is read without a
+    trace and never written.
     """
     failures = catalog.failures
     due = list(feed.articles)
@@ -127,7 +129,7 @@ def assemble(
         for group in _render_groups(todo):
             needed = list(dict.fromkeys(a for plan in group for a in plan.articles))
             held = {a for a in needed if a in catalog.entries}  # from earlier builds or feeds
-            rendered = _render(config, needed, catalog, cancel)
+            rendered = _render(config, needed, catalog, cancel, record)
             if rendered is None:
                 complete = False
                 break
@@ -146,7 +148,7 @@ def assemble(
                 break
             shown_here = set(layout[0].articles)
             added = [a for a in rendered if a not in held and a not in shown_here]
-            _release(catalog, added, save=published is not None)
+            _release(catalog, added, save=record and published is not None)
         if broken:
             failures.update(broken)
             continue
@@ -334,11 +336,12 @@ def _render(
     articles: list[Article],
     catalog: Catalog,
     cancel: threading.Event | None,
+    record: bool,
 ) -> dict[Article, Entry] | None:
     """Each article's entry, rendered once; None when some could not be (they are then in
     the catalog's ``failures``)."""
     entries, failures = catalog.entries, catalog.failures
-    recall_entries(catalog, articles)
+    recall_entries(catalog, articles, read_only=not record)
     _render_many(config, [a for a in articles if a not in entries], catalog, cancel)
     rendered: dict[Article, Entry] = {}
     for article in articles:

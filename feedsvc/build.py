@@ -38,6 +38,7 @@ def build(
     cancel: threading.Event | None = None,
     allow_empty: bool = False,
     accept_changes: bool = False,
+    record: bool = True,
 ) -> BuildResult:
     """Read the articles, publish the ones due by ``now``, and write the feeds that changed
     (into ``sink``, by default the configured output directory; with ``write`` false, only
@@ -49,6 +50,9 @@ def build(
     refuses (an id of a published entry changed, too many removed; unless
     ``accept_changes``), raises, leaves the published feeds as they were, and is recorded as
     the last failure; so does ``cancel`` being set (BuildCancelled), which is not recorded.
+    Without ``record`` (a dry run, into a sink that keeps what it is given) the state database
+    is read without a trace and nothing is written to it, not even a failure; a drift the
+    guard would refuse is then only reported (``refusal``).
     """
     now = now or datetime.now(UTC)
     if catalog is None:
@@ -58,14 +62,14 @@ def build(
         sink = LocalDirSink(config.feeds.output, gzip_copies=config.feeds.gzip_copies)
     try:
         warnings = _state_gone(catalog, sink) if write else []
-        warnings += warm(catalog)
-        warnings += refresh_ledger(catalog, sink)
+        warnings += warm(catalog, read_only=not record)
+        warnings += refresh_ledger(catalog, sink, read_only=not record)
         found = scan(catalog, changed=changed, progress=progress, cancel=cancel)
-        if write:
+        if write and record:
             warnings += persist(catalog)
         plan = plan_build(config, found.outcomes, now, catalog.ledger, catalog.parsed)
         refusal = plan.drift.refusal(config.guard)
-        if write and refusal and not accept_changes:
+        if write and record and refusal and not accept_changes:
             raise _refused(config, refusal)
         result = publish(
             config,
@@ -76,8 +80,9 @@ def build(
             cancel=cancel,
             allow_empty=allow_empty or accept_changes,
             warnings=(*warnings, *found.warnings),
+            record=record,
         )
-        if write:
+        if write and record:
             unsaved = persist_entries(catalog) + persist_documents(catalog)
             unsaved += persist_ledger(catalog, plan.feeds[0].articles)
             result = replace(result, warnings=(*result.warnings, *unsaved))
@@ -85,7 +90,7 @@ def build(
     except BuildCancelled:
         raise
     except Exception as exc:
-        if write:
+        if write and record:
             _record_failure(config, exc)
         raise
 

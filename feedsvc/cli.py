@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -12,10 +13,13 @@ from pathlib import Path
 from feedsvc import __version__
 from feedsvc.build import build
 from feedsvc.config import Config, load_config
+from feedsvc.diff import describe_diff, diff_to_dict, summarise
 from feedsvc.errors import FeedsvcError, display_path
 from feedsvc.model import BuildResult
+from feedsvc.preview import Preview, preview
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+EXIT_WOULD_CHANGE = 1  # `feedsvc diff`: a build now would write or delete some file
 Command = Callable[[argparse.Namespace, Config], int]
 PROGRESS_THRESHOLD = 200
 log = logging.getLogger("feedsvc")
@@ -38,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_build(args: argparse.Namespace, config: Config) -> int:
     """``feedsvc build``: write the feeds."""
+    if args.dry_run:
+        return run_diff(args, config)
+    if args.json:
+        raise FeedsvcError("--json goes with --dry-run")
     result = build(
         config,
         progress=_progress(args),
@@ -67,6 +75,20 @@ def run_check(args: argparse.Namespace, config: Config) -> int:
     for article in result.scheduled:
         print(f"  {article.published.isoformat()}  {display_path(article.path)}  {article.title}")
     return EXIT_REJECTED if args.strict and result.rejected else EXIT_OK
+
+
+def run_diff(args: argparse.Namespace, config: Config) -> int:
+    """``feedsvc diff``: what subscribers would see if the feeds were built now (new, updated,
+    removed entries and id changes, per feed), writing nothing; exit 1 when a build would
+    change any file (or, with ``--strict``, an article is rejected), 0 when none."""
+    dry = preview(config, progress=_progress(args), allow_empty=args.allow_empty)
+    _report(dry.result)
+    if args.json:
+        print(json.dumps(_preview_to_dict(dry), indent=2, ensure_ascii=False))
+    else:
+        _print_preview(dry)
+    rejected = args.strict and dry.result.rejected
+    return EXIT_WOULD_CHANGE if dry.changed or rejected else EXIT_OK
 
 
 def run_serve(args: argparse.Namespace, config: Config) -> int:
@@ -139,6 +161,30 @@ def run_status(args: argparse.Namespace, config: Config) -> int:
         message = ping.notification
         print(f"  {result:6} {message.endpoint} about {message.topic} at {when}: {ping.detail}")
     return EXIT_OK
+
+
+def _print_preview(dry: Preview) -> None:
+    """Each document a build would change, with its entries' changes, then a summary."""
+    for diff in dry.diffs:
+        for line in describe_diff(diff):
+            print(line)
+    print(summarise(dry.diffs))
+    if dry.result.refusal:
+        print("`feedsvc build` would refuse this (`--accept-changes` publishes it):")
+        print(dry.result.refusal)
+
+
+def _preview_to_dict(dry: Preview) -> dict[str, object]:
+    """The preview as JSON data: the same as ``_print_preview`` says, and the build's
+    warnings and rejections."""
+    return {
+        "changed": dry.changed,
+        "documents": [diff_to_dict(diff) for diff in dry.diffs],
+        "summary": summarise(dry.diffs),
+        "warnings": list(dry.result.warnings),
+        "rejected": [str(error) for error in dry.result.rejected],
+        "refusal": dry.result.refusal,
+    }
 
 
 def _report(result: BuildResult) -> None:
@@ -224,6 +270,18 @@ def _parser() -> argparse.ArgumentParser:
         help="publish changes the drift guard refuses: ids of published entries changed,"
         " more entries removed than [guard] allows",
     )
+    build_command.add_argument(
+        "--dry-run", action="store_true", help="write nothing: show what would change (as diff)"
+    )
+    build_command.add_argument("--json", action="store_true", help="with --dry-run: as JSON")
+    diff = command("diff", run_diff, "show what a build would change for subscribers", sources)
+    diff.add_argument("--output", metavar="DIR", help="where the feeds are published")
+    diff.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="show the build that would empty feeds holding entries (refused otherwise)",
+    )
+    diff.add_argument("--json", action="store_true", help="print the changes as JSON")
     command("check", run_check, "read and report every article, write nothing", sources)
     serve = command("serve", run_serve, "serve the feeds over HTTP")
     serve.add_argument(

@@ -47,6 +47,7 @@ def publish(
     cancel: threading.Event | None = None,
     allow_empty: bool = False,
     warnings: tuple[str, ...] = (),
+    record: bool = True,
 ) -> BuildResult:
     """Assemble the plan's feeds and, with a ``sink``, publish them; without one (a check),
     assemble the same documents and write nothing.
@@ -60,6 +61,9 @@ def publish(
     Archive pages are put in batches as they are made (see assemble), so memory never holds
     a whole archive; the feeds that link them are put together, last. A reader never meets a
     link to a page not yet published.
+
+    Without ``record`` (a dry run) nothing is written to the state database: no render
+    cache, no pings owed, no build record.
     """
     found: list[str] = list(warnings) + list(plan.warnings)
     rejected: list[ArticleError] = list(plan.rejected)
@@ -86,6 +90,7 @@ def publish(
             cancel=cancel,
             published=published,
             store=store if sink is not None else None,
+            record=record,
         )
         found.extend(made.warnings)
         documents += made.documents
@@ -102,9 +107,8 @@ def publish(
     manifest = Manifest(tuple(_artifact(d, puts) for d in documents))
     if sink is not None:
         check_cancel(cancel)
-        changed += sink.put(
-            list(puts.values()), before_commit=lambda paths: _owe(config, manifest, paths)
-        )
+        owe_pings = (lambda paths: _owe(config, manifest, paths)) if record else None
+        changed += sink.put(list(puts.values()), before_commit=owe_pings)
         manifest = Manifest(manifest.artifacts, tuple(dict.fromkeys(changed)))
         _forget_unplanned(sink, catalog, {**(published or {}), **stored}, documents, manifest)
     result = BuildResult(
@@ -125,7 +129,7 @@ def publish(
         shown=shown,
         manifest=manifest,
     )
-    if sink is not None:
+    if sink is not None and record:
         _record(config, result)
     return result
 

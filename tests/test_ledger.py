@@ -263,3 +263,17 @@ def test_the_daemon_logs_a_refusal_keeps_serving_and_takes_an_accepted_change(
     assert ids(daemon.root)["First story"] == "urn:x-news:first"
     assert daemon.process is not None and daemon.process.poll() is None
     assert daemon.stop() == 0
+
+
+def test_diff_shows_what_the_guard_would_refuse_and_writes_nothing(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    path = write(tmp_path, "talks.md", story("Talks", 2))
+    assert run_feedsvc("build", cwd=tmp_path, env=env).returncode == 0
+    state = (tmp_path / ".feedsvc" / "state.sqlite").read_bytes()
+    path.write_text(story("Talks", 2, front="id: urn:x-news:talks\n"), encoding="utf-8")
+    shown = run_feedsvc("diff", cwd=tmp_path, env=env)
+    assert shown.returncode == 1, shown.stderr
+    assert "would refuse" in shown.stdout and "urn:x-news:talks" in shown.stdout
+    assert "tag:news.example.org,2000-01-01:talks" in shown.stdout
+    assert ids(tmp_path) == {"Talks": "tag:news.example.org,2000-01-01:talks"}
+    assert (tmp_path / ".feedsvc" / "state.sqlite").read_bytes() == state

@@ -48,10 +48,11 @@ def load_parsed(path: Path, config: Config) -> dict[Path, Parsed]:
     return {Path(file): thaw(Path(file), row) for file, row in load_rows(path, config).items()}
 
 
-def load_rows(path: Path, config: Config) -> dict[str, tuple]:
+def load_rows(path: Path, config: Config, *, read_only: bool = False) -> dict[str, tuple]:
     """Every cached outcome made under ``config``, as a row by file name (``thaw`` makes it
     a Parsed, once its Path is at hand); none when the database is new, or was made under
-    another configuration (its rows are dropped at the next save)."""
+    another configuration (its rows are dropped at the next save). ``read_only``: see
+    transact."""
     if not path.is_file():
         return {}
     made_under = fingerprint(config)
@@ -61,7 +62,7 @@ def load_rows(path: Path, config: Config) -> dict[str, tuple]:
             return []
         return db.execute(f"SELECT {_COLUMNS} FROM article").fetchall()
 
-    return {os.fsdecode(row[0]): row for row in transact(path, read)}
+    return {os.fsdecode(row[0]): row for row in transact(path, read, read_only=read_only)}
 
 
 def save_parsed(path: Path, config: Config, changed: Mapping[Path, Parsed | None]) -> None:
@@ -84,16 +85,16 @@ def save_parsed(path: Path, config: Config, changed: Mapping[Path, Parsed | None
     transact(path, write)
 
 
-def warm(catalog: Catalog) -> list[str]:
+def warm(catalog: Catalog, *, read_only: bool = False) -> list[str]:
     """Read the parse cache, and the source keys of the documents published, into a catalog
     that has not read them yet (what it already holds wins); returns warnings: an unusable
-    cache is read as empty, never an error."""
+    cache is read as empty, never an error. ``read_only`` (a dry run): see transact."""
     if catalog.cached:
         return []
     catalog.cached = True
     try:
-        rows = load_rows(catalog.config.state_path, catalog.config)
-        documents = load_documents(catalog.config.state_path)
+        rows = load_rows(catalog.config.state_path, catalog.config, read_only=read_only)
+        documents = load_documents(catalog.config.state_path, read_only=read_only)
     except FeedsvcError as error:
         return [f"the parse cache cannot be read, so every article is read again: {error}"]
     catalog.documents = {**documents, **catalog.documents}
@@ -116,7 +117,7 @@ def persist(catalog: Catalog) -> list[str]:
     return []
 
 
-def load_documents(path: Path) -> dict[str, tuple[str, Artifact]]:
+def load_documents(path: Path, *, read_only: bool = False) -> dict[str, tuple[str, Artifact]]:
     """The source key and artifact of each document published, by path (the key covers the
     configuration: a document made under another is simply made again)."""
     if not path.is_file():
@@ -126,6 +127,7 @@ def load_documents(path: Path) -> dict[str, tuple[str, Artifact]]:
         lambda db: db.execute(
             "SELECT path, key, media_type, kind, digest, size FROM document"
         ).fetchall(),
+        read_only=read_only,
     )
     return {
         file: (key, Artifact(file, media_type, ArtifactKind(kind), digest, size))
@@ -159,9 +161,12 @@ def persist_documents(catalog: Catalog) -> list[str]:
     return []
 
 
-def recall_entries(catalog: Catalog, articles: Iterable[Article]) -> None:
+def recall_entries(
+    catalog: Catalog, articles: Iterable[Article], *, read_only: bool = False
+) -> None:
     """Fill the catalog's entries, for those of ``articles`` it lacks, with the renders the
-    cache holds of those very versions: a cold start renders only what it never rendered."""
+    cache holds of those very versions: a cold start renders only what it never rendered.
+    ``read_only`` (a dry run): see transact."""
     missing = {os.fsencode(a.path): a for a in articles if a not in catalog.entries}
     if not missing or not catalog.config.state_path.is_file():
         return
@@ -182,7 +187,7 @@ def recall_entries(catalog: Catalog, articles: Iterable[Article]) -> None:
         return rows
 
     try:
-        rows = transact(catalog.config.state_path, read)
+        rows = transact(catalog.config.state_path, read, read_only=read_only)
     except FeedsvcError as error:
         log.warning("the render cache cannot be read: %s", error)
         return

@@ -25,15 +25,19 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 SEED_KINDS = frozenset({ArtifactKind.SUBSCRIPTION, ArtifactKind.ARCHIVE})
 
 
-def refresh_ledger(catalog: Catalog, sink: Sink | None) -> list[str]:
+def refresh_ledger(catalog: Catalog, sink: Sink | None, *, read_only: bool = False) -> list[str]:
     """Bring ``catalog.ledger`` up to the state database's (one query when it is current);
-    an empty ledger beside published feeds is read back from them. Returns warnings."""
+    an empty ledger beside published feeds is read back from them. ``read_only``: a dry run,
+    which leaves the database as it was. Returns warnings."""
     path = catalog.config.state_path
+    claims: list[Claim] = []
+    generation = 0
     try:
-        generation = transact(path, _generation)
-        if catalog.ledger_loaded and generation == catalog.ledger.generation:
-            return []
-        claims = transact(path, _claims)
+        if not (read_only and not path.exists()):  # a dry run creates no database
+            generation = transact(path, _generation, read_only=read_only)
+            if catalog.ledger_loaded and generation == catalog.ledger.generation:
+                return []
+            claims = transact(path, _claims, read_only=read_only)
     except FeedsvcError as error:
         return [f"cannot read the id ledger ({error}): ids are kept as this process knows them"]
     catalog.ledger = Ledger({held.entry_id: held for held in claims}, generation)

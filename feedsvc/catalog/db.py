@@ -124,9 +124,16 @@ T = TypeVar("T")
 log = logging.getLogger("feedsvc.catalog")
 
 
-def transact(path: Path, work: Callable[[sqlite3.Connection], T]) -> T:
+def transact(path: Path, work: Callable[[sqlite3.Connection], T], *, read_only: bool = False) -> T:
     """Run ``work`` in one transaction on the catalog at ``path`` (created and migrated as
-    needed); a corrupt file is moved aside and ``work`` run again on a fresh one."""
+    needed); a corrupt file is moved aside and ``work`` run again on a fresh one. With
+    ``read_only`` (a dry run) ``work`` only reads, the file is left exactly as it was, and
+    any failure raises StateError."""
+    if read_only:
+        try:
+            return _read(path, work)
+        except sqlite3.Error as exc:
+            raise _state_error(path, exc) from exc
     try:
         return _attempt(path, work)
     except sqlite3.Error as exc:
@@ -152,6 +159,25 @@ def _attempt(path: Path, work: Callable[[sqlite3.Connection], T]) -> T:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version < SCHEMA_VERSION:
             _migrate(db, version)
+        with db:
+            return work(db)
+    finally:
+        db.close()
+
+
+def _read(path: Path, work: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``work`` on the file opened read-only without a trace: immutable (no lock, and no
+    -wal or -shm file made and removed), unless its write-ahead log holds commits (another
+    process is writing, or was killed), which it must then read through that log."""
+    try:
+        busy = path.with_name(path.name + "-wal").stat().st_size > 0
+    except OSError:
+        busy = False
+    uri = f"{path.absolute().as_uri()}?{'mode=ro' if busy else 'immutable=1'}"
+    db = sqlite3.connect(uri, uri=True, timeout=LOCK_TIMEOUT_S)
+    try:
+        if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            raise StateError(display_path(path), "the state file is older than this feedsvc")
         with db:
             return work(db)
     finally:
