@@ -352,6 +352,14 @@ def validate(config: Config) -> Config:
             "feeds.article_url",
             "must contain {slug} and only these fields: " + ", ".join(sorted(ARTICLE_URL_FIELDS)),
         )
+    example = config.feeds.article_url.format(
+        site_url=config.site.url, slug="slug", year="2025", month="01", day="01"
+    )
+    if not _is_http_url(example):
+        raise ConfigError(
+            "feeds.article_url",
+            f"must make absolute http(s) URLs (as {{site_url}} does), not {example!r}",
+        )
     for key in ("websub_hubs", "xmlrpc"):
         for endpoint in getattr(config.ping, key):
             if not _is_http_url(endpoint):
