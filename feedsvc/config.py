@@ -46,7 +46,10 @@ RANGES: dict[str, tuple[float, float]] = {
     "serve.max_age_s": (0, 366 * 86_400),
     "serve.max_requests_per_minute": (0, 1_000_000),
     "serve.max_connections_per_client": (0, 1_000_000),
+    "lint.max_feed_bytes": (1024, 2**30),
 }
+# The checks run on what a build is about to publish (see lint.py).
+LINT_RULES = ("size", "links", "language", "dates", "duplicates")
 T = TypeVar("T")
 
 
@@ -132,6 +135,15 @@ class StateConfig:
 
 
 @dataclass(frozen=True)
+class LintConfig:
+    """What a build checks before it writes: a rule in ``refuse`` stops the build (or, for
+    an article's date, rejects the article); any other rule only warns."""
+
+    max_feed_bytes: int = 1_048_576  # some aggregators drop larger feeds
+    refuse: tuple[str, ...] = LINT_RULES
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration, passed down as an argument."""
 
@@ -143,6 +155,7 @@ class Config:
     ping: PingConfig = field(default_factory=PingConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
     state: StateConfig = field(default_factory=StateConfig)
+    lint: LintConfig = field(default_factory=LintConfig)
 
     @property
     def timezone(self) -> tzinfo:
@@ -366,6 +379,11 @@ def validate(config: Config) -> Config:
                 raise ConfigError(
                     f"ping.{key}", f"must hold absolute http(s) URLs, not {endpoint!r}"
                 )
+    for rule in config.lint.refuse:
+        if rule not in LINT_RULES:
+            raise ConfigError(
+                "lint.refuse", f"unknown rule {rule!r}; the rules: " + ", ".join(LINT_RULES)
+            )
     _check_ranges(config)
     _check_rescan(config)
     if config.serve.bind:

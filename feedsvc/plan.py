@@ -1,10 +1,11 @@
 """What each feed holds: a pure decision over parsed articles and the clock, with no I/O.
 
-Published articles are due, drafts never are, future-dated ones wait for their time; of two
-articles claiming one id, the one whose path sorts first keeps it. The site's feed holds
-every due article; with ``[feeds] tag_feeds`` or ``author_feeds``, each tag's or author's
-feed those about it. Rendering (which may turn an article away) and archive pages come
-after, in assemble, which picks from the plan.
+Published articles are due, drafts never are, future-dated ones wait for their time; one
+dated before 1990 or more than a year ahead is rejected (or, as ``[lint] refuse`` says,
+warned of: see lint); of two articles claiming one id, the one whose path sorts first keeps
+it. The site's feed holds every due article; with ``[feeds] tag_feeds`` or
+``author_feeds``, each tag's or author's feed those about it. Rendering (which may turn an
+article away) and archive pages come after, in assemble, which picks from the plan.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from feedsvc.config import Config
 from feedsvc.errors import ArticleError
+from feedsvc.lint import Problem, date_problem, date_window
 from feedsvc.model import ATOM_TYPE, JSON_TYPE, RSS_TYPE, Article, ArtifactKind, FeedSpec, Parsed
 from feedsvc.topics import Topic, TopicKind, topics_of
 
@@ -88,6 +90,7 @@ def plan_build(config: Config, outcomes: Sequence[Parsed], now: datetime) -> Pla
     scheduled: list[Article] = []
     due: list[Article] = []
     stale: list[Article] = []
+    window = date_window(now)
     for parsed in outcomes:
         if parsed.warnings:
             warnings.extend(parsed.warnings)
@@ -96,6 +99,13 @@ def plan_build(config: Config, outcomes: Sequence[Parsed], now: datetime) -> Pla
         article = parsed.article or parsed.last_good
         if article is None:
             continue
+        if not article.draft and (problem := date_problem(article, window)) is not None:
+            if "dates" not in config.lint.refuse:
+                warnings.append(str(problem))
+            else:
+                if parsed.error is None:  # a failing file is rejected already
+                    rejected.append(ArticleError(article.path, _refused_date(problem)))
+                continue
         if parsed.error is not None:
             stale.append(article)
         if article.draft:
@@ -116,6 +126,10 @@ def plan_build(config: Config, outcomes: Sequence[Parsed], now: datetime) -> Pla
         stale=tuple(stale),
         articles=len(outcomes),
     )
+
+
+def _refused_date(problem: Problem) -> str:
+    return f'{problem.message} (to publish it, set [lint] refuse without "dates")'
 
 
 def unique(due: Sequence[Article]) -> tuple[list[Article], list[ArticleError]]:

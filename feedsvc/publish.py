@@ -16,7 +16,8 @@ from feedsvc.assemble import Document, assemble, keep_entries
 from feedsvc.catalog.memory import Catalog
 from feedsvc.catalog.records import BuildRecord, record_build
 from feedsvc.config import Config
-from feedsvc.errors import ArticleError, EmptyFeedRefused, FeedsvcError
+from feedsvc.errors import ArticleError, EmptyFeedRefused, FeedsvcError, LintRefused
+from feedsvc.lint import Problem, lint_documents, lint_site
 from feedsvc.model import (
     ATOM_TYPE,
     JSON_TYPE,
@@ -53,9 +54,12 @@ def publish(
 
     A publish that would take feeds with entries to none raises EmptyFeedRefused unless
     ``allow_empty``; ``cancel`` being set raises BuildCancelled before any feed is written.
-    Both leave the published feeds as they were. ``retry`` retries renders that ran out of
-    their budget (on a rescan). The catalog's ``documents`` remember each published
-    document's source key and artifact, so the next publish makes only the changed ones.
+    Both leave the published feeds as they were, and so does LintRefused: every document is
+    linted before it is put, and a problem ``[lint] refuse`` names refuses the build (a check
+    reports it in the result's ``refused``); other problems are warnings. ``retry`` retries
+    renders that ran out of their budget (on a rescan). The catalog's ``documents`` remember
+    each published document's source key and artifact, so the next publish makes only the
+    changed ones.
 
     Archive pages are put in batches as they are made (see assemble), so memory never holds
     a whole archive; the feeds that link them are put together, last. A reader never meets a
@@ -67,14 +71,24 @@ def publish(
     documents: list[Document] = []
     changed: list[str] = []
     stored: dict[str, Artifact] = {}  # archive pages put while the feeds are assembled
+    refused: list[Problem] = []
+
+    def screen(problems: list[Problem]) -> None:
+        """Warn of the problems not refused; refuse a build (a check: note) the others."""
+        found.extend(str(p) for p in problems if p.rule not in config.lint.refuse)
+        refused.extend(p for p in problems if p.rule in config.lint.refuse)
+        if refused and sink is not None:
+            raise LintRefused(sink.locate(""), refused)
 
     def store(pages: list[Put]) -> list[Artifact]:
         assert sink is not None
         check_cancel(cancel)
+        screen(lint_documents(config, pages))
         changed.extend(sink.put(pages))
         stored.update((put.path, put.artifact()) for put in pages)
         return [put.artifact() for put in pages]
 
+    screen(lint_site(config))
     shown: tuple[Article, ...] = ()
     shown_anywhere: set[Article] = set()
     for index, feed in enumerate(plan.feeds):
@@ -100,6 +114,7 @@ def publish(
     keep_entries(catalog, shown_anywhere)
     puts = {d.spec.path: _put(d.spec, d.content) for d in documents if d.content is not None}
     manifest = Manifest(tuple(_artifact(d, puts) for d in documents))
+    screen(lint_documents(config, puts.values()))
     if sink is not None:
         check_cancel(cancel)
         changed += sink.put(
@@ -124,6 +139,7 @@ def publish(
         stale_articles=plan.stale,
         shown=shown,
         manifest=manifest,
+        refused=tuple(refused),
     )
     if sink is not None:
         _record(config, result)
