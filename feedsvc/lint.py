@@ -106,7 +106,6 @@ def lint_documents(config: Config, documents: Iterable[Put]) -> list[Problem]:
     not archive pages, which only RFC 5005 clients walk), "links" and "duplicates"."""
     problems: list[Problem] = []
     limit = config.lint.max_feed_bytes
-    checked_html: dict[str, list[str]] = {}  # the formats of a page share their entries' HTML
     for document in documents:
         size = len(document.content)
         if size > limit and document.kind is not ArtifactKind.ARCHIVE:
@@ -123,9 +122,7 @@ def lint_documents(config: Config, documents: Iterable[Put]) -> list[Problem]:
             continue
         bad = [(url, entry) for url, entry in held.urls if not is_absolute(url)]
         for fragment, entry in held.html:
-            if fragment not in checked_html:
-                checked_html[fragment] = _relative_in_html(fragment)
-            bad += [(url, entry) for url in checked_html[fragment]]
+            bad += [(url, entry) for url in _relative_in_html(fragment)]
         for url, entry in dict.fromkeys(bad):
             place = f" in the entry {quote_value(entry)}" if entry is not None else ""
             message = f"the URL {quote_value(url)}{place} is not absolute"

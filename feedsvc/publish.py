@@ -55,7 +55,7 @@ def publish(
     A publish that would take feeds with entries to none raises EmptyFeedRefused unless
     ``allow_empty``; ``cancel`` being set raises BuildCancelled before any feed is written.
     Both leave the published feeds as they were, and so does LintRefused: every document is
-    linted before it is put, and a problem ``[lint] refuse`` names refuses the build (a check
+    linted as it is made, and a problem ``[lint] refuse`` names refuses the build (a check
     reports it in the result's ``refused``); other problems are warnings. ``retry`` retries
     renders that ran out of their budget (on a rescan). The catalog's ``documents`` remember
     each published document's source key and artifact, so the next publish makes only the
@@ -71,19 +71,24 @@ def publish(
     documents: list[Document] = []
     changed: list[str] = []
     stored: dict[str, Artifact] = {}  # archive pages put while the feeds are assembled
-    refused: list[Problem] = []
+    # Each problem once: a document made again (see assemble) is linted again.
+    refused: dict[Problem, None] = {}
+    warned: set[Problem] = set()
 
     def screen(problems: list[Problem]) -> None:
         """Warn of the problems not refused; refuse a build (a check: note) the others."""
-        found.extend(str(p) for p in problems if p.rule not in config.lint.refuse)
-        refused.extend(p for p in problems if p.rule in config.lint.refuse)
+        for problem in problems:
+            if problem.rule in config.lint.refuse:
+                refused[problem] = None
+            elif problem not in warned:
+                warned.add(problem)
+                found.append(str(problem))
         if refused and sink is not None:
-            raise LintRefused(sink.locate(""), refused)
+            raise LintRefused(sink.locate(""), list(refused))
 
     def store(pages: list[Put]) -> list[Artifact]:
         assert sink is not None
         check_cancel(cancel)
-        screen(lint_documents(config, pages))
         changed.extend(sink.put(pages))
         stored.update((put.path, put.artifact()) for put in pages)
         return [put.artifact() for put in pages]
@@ -100,6 +105,7 @@ def publish(
             cancel=cancel,
             published=published,
             store=store if sink is not None else None,
+            inspect=lambda put: screen(lint_documents(config, [put])),
         )
         found.extend(made.warnings)
         documents += made.documents
@@ -114,7 +120,6 @@ def publish(
     keep_entries(catalog, shown_anywhere)
     puts = {d.spec.path: _put(d.spec, d.content) for d in documents if d.content is not None}
     manifest = Manifest(tuple(_artifact(d, puts) for d in documents))
-    screen(lint_documents(config, puts.values()))
     if sink is not None:
         check_cancel(cancel)
         changed += sink.put(

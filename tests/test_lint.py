@@ -86,7 +86,7 @@ def test_a_feed_over_max_feed_bytes_is_refused_and_the_published_feeds_kept(
     write_article("long.md", article("Long", "2025-06-02", "Many words here. " * 400))
     error = assert_refused(config, before, "rss.xml: is ", "max_feed_bytes = 4,096")
     assert {p.rule for p in error.problems} == {"size"}
-    assert {p.where for p in error.problems} == {"rss.xml", "atom.xml", "feed.json"}
+    assert {p.where for p in error.problems} == {"rss.xml"}  # the first document made
     assert 'set [lint] refuse without "size"' in str(error)
 
 
@@ -121,8 +121,23 @@ def test_a_link_readers_would_resolve_elsewhere_is_refused_naming_document_url_a
     write_article("bad.md", article("Bad", "2025-06-02", BAD_LINK + " [x](https:/x/y)"))
     error = assert_refused(config, before, "rss.xml: the URL 'http:report.html'", ":bad'")
     assert {p.rule for p in error.problems} == {"links"}
-    assert {p.where for p in error.problems} == {"rss.xml", "atom.xml", "feed.json"}
+    assert {p.where for p in error.problems} == {"rss.xml"}  # the first document made
     assert "'https:/x/y'" in str(error)
+
+
+def test_a_refused_subscription_feed_leaves_the_archive_pages_as_they_were(
+    write_article: Callable[..., Path], make_config: Callable[..., Config]
+) -> None:
+    """The new article would push the older one into the newest archive page: the lint sees
+    the subscription files before that page is stored."""
+    write_article("one.md", article("One", "2025-06-01"))
+    write_article("two.md", article("Two", "2025-06-02"))
+    config = make_config(feeds={"max_items": 1})
+    build(config, now=NOW)
+    before = published(config)
+    assert "archive/rss/1.xml" in before
+    write_article("three.md", article("Three", "2025-06-03", BAD_LINK))
+    assert_refused(config, before, "rss.xml: the URL 'http:report.html'")
 
 
 def test_a_bad_link_in_an_archive_page_is_refused_before_any_page_is_stored(
