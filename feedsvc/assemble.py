@@ -49,6 +49,8 @@ log = logging.getLogger("feedsvc.assemble")
 
 # Stores archive pages as soon as they are made (publish's sink), returning their artifacts.
 Store = Callable[[list[Put]], list[Artifact]]
+# Sees each document as it is made, before any is stored (publish's lint; it may raise).
+Inspect = Callable[[Put], None]
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ def assemble(
     published: Mapping[str, Artifact] | None = None,
     store: Store | None = None,
     record: bool = True,
+    inspect: Inspect | None = None,
 ) -> Documents:
     """The documents of ``feed``: its newest ``max_items`` articles that can be shown, and
     (see archive.lay_out) archive pages of all the older ones.
@@ -96,7 +99,9 @@ def assemble(
     A document whose source key equals the one ``catalog.documents`` remembers, and whose
     artifact ``published`` (the sink's listing) still holds, is neither rendered nor written:
     it is kept. Without ``published`` (a check) every document is made. With ``store``, the
-    archive pages made are handed to it in batches, oldest first, as they are made. The
+    archive pages made are handed to it in batches, oldest first, as they are made; with
+    ``inspect``, every document is shown to it as it is made, the subscription files first,
+    so a problem found there stops the build before any archive page is stored. The
     catalog's ``entries`` and ``failures`` carry what earlier builds rendered or rejected, so
     each article is rendered once; the site's feed (no topic) forgets the failures of
     articles no longer due. Without ``record`` (a dry run) the render cache is read without a
@@ -142,6 +147,8 @@ def assemble(
                     break
                 made[path] = keys[path], content
                 sizes[path] = len(content)
+                if inspect is not None:
+                    inspect(Put(path, content, plan.spec.media_type, plan.spec.kind))
                 if plan.archive:
                     batch.add(plan.spec, content)
             if broken:

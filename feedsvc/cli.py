@@ -14,7 +14,7 @@ from feedsvc import __version__
 from feedsvc.build import build
 from feedsvc.config import Config, load_config
 from feedsvc.diff import describe_diff, diff_to_dict, summarise
-from feedsvc.errors import FeedsvcError, display_path
+from feedsvc.errors import FeedsvcError, display_path, refusal
 from feedsvc.model import BuildResult
 from feedsvc.preview import Preview, preview
 
@@ -65,16 +65,19 @@ def run_build(args: argparse.Namespace, config: Config) -> int:
 
 
 def run_check(args: argparse.Namespace, config: Config) -> int:
-    """``feedsvc check``: read and report everything, write nothing."""
+    """``feedsvc check``: read and report everything, write nothing; exit 1 when the lint
+    would refuse a build."""
     result = build(config, write=False, progress=_progress(args))
     _report(result)
+    if result.refused:
+        print(f"a build would be refused: {refusal(result.refused)}", file=sys.stderr)
     published = result.articles - len(result.rejected) - len(result.drafts) - len(result.scheduled)
     print(f"{result.articles} article files: {published} published, {result.entries} in the feeds")
     print(f"{len(result.rejected)} rejected, {len(result.drafts)} drafts")
     print(f"{len(result.scheduled)} scheduled for later" + (":" if result.scheduled else ""))
     for article in result.scheduled:
         print(f"  {article.published.isoformat()}  {display_path(article.path)}  {article.title}")
-    return EXIT_REJECTED if args.strict and result.rejected else EXIT_OK
+    return EXIT_REJECTED if result.refused or (args.strict and result.rejected) else EXIT_OK
 
 
 def run_diff(args: argparse.Namespace, config: Config) -> int:

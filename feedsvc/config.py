@@ -50,7 +50,10 @@ RANGES: dict[str, tuple[float, float]] = {
     "serve.max_connections_per_client": (0, 1_000_000),
     "guard.max_removed": (0, 100_000_000),
     "guard.max_removed_percent": (0, 100),
+    "lint.max_feed_bytes": (1024, 2**30),
 }
+# The checks run on what a build is about to publish (see lint.py).
+LINT_RULES = ("size", "links", "language", "dates", "duplicates")
 T = TypeVar("T")
 
 
@@ -152,6 +155,15 @@ class StateConfig:
 
 
 @dataclass(frozen=True)
+class LintConfig:
+    """What a build checks before it writes: a rule in ``refuse`` stops the build (or, for
+    an article's date, rejects the article); any other rule only warns."""
+
+    max_feed_bytes: int = 1_048_576  # some aggregators drop larger feeds
+    refuse: tuple[str, ...] = LINT_RULES
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration, passed down as an argument."""
 
@@ -164,6 +176,7 @@ class Config:
     serve: ServeConfig = field(default_factory=ServeConfig)
     state: StateConfig = field(default_factory=StateConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
+    lint: LintConfig = field(default_factory=LintConfig)
 
     @property
     def timezone(self) -> tzinfo:
@@ -376,12 +389,25 @@ def validate(config: Config) -> Config:
             "feeds.article_url",
             "must contain {slug} and only these fields: " + ", ".join(sorted(ARTICLE_URL_FIELDS)),
         )
+    example = config.feeds.article_url.format(
+        site_url=config.site.url, slug="slug", year="2025", month="01", day="01"
+    )
+    if not _is_http_url(example):
+        raise ConfigError(
+            "feeds.article_url",
+            f"must make absolute http(s) URLs (as {{site_url}} does), not {example!r}",
+        )
     for key in ("websub_hubs", "xmlrpc"):
         for endpoint in getattr(config.ping, key):
             if not _is_http_url(endpoint):
                 raise ConfigError(
                     f"ping.{key}", f"must hold absolute http(s) URLs, not {endpoint!r}"
                 )
+    for rule in config.lint.refuse:
+        if rule not in LINT_RULES:
+            raise ConfigError(
+                "lint.refuse", f"unknown rule {rule!r}; the rules: " + ", ".join(LINT_RULES)
+            )
     _check_ranges(config)
     _check_rescan(config)
     if config.serve.bind:

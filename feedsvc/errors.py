@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from feedsvc.lint import Problem
+
+# A refusal lists this many problems, then counts the rest.
+MAX_LISTED_PROBLEMS = 10
 
 
 class FeedsvcError(Exception):
@@ -149,6 +157,25 @@ class DriftRefused(PublishError):
     published entry, or more removals than ``[guard]`` allows. Its message names each entry."""
 
     message = "refusing to publish"
+
+
+class LintRefused(PublishError):
+    """The lint found problems ``[lint] refuse`` names in what a build would publish; its
+    subject is the output. Nothing was written."""
+
+    def __init__(self, target: str, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        message = f"refusing to publish, the published feeds are kept: {refusal(problems)}"
+        super().__init__(target, message)
+
+
+def refusal(problems: Sequence[Problem]) -> str:
+    """The problems that refuse a build (the first few), and how to publish anyway."""
+    listed = "; ".join(str(problem) for problem in problems[:MAX_LISTED_PROBLEMS])
+    if len(problems) > MAX_LISTED_PROBLEMS:
+        listed += f"; and {len(problems) - MAX_LISTED_PROBLEMS} more"
+    rules = ", ".join(f'"{rule}"' for rule in dict.fromkeys(p.rule for p in problems))
+    return f"{listed}; to publish anyway, set [lint] refuse without {rules}"
 
 
 def display_path(path: Path) -> str:

@@ -9,10 +9,13 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from feedsvc.errors import ArticleError
 from feedsvc.fingerprint import content_fingerprint
+
+if TYPE_CHECKING:
+    from feedsvc.lint import Problem
 
 RawDate = str | date | datetime
 # (size, mtime in ns, inode): a file whose key is unchanged need not be read again.
@@ -286,3 +289,4 @@ class BuildResult:
     shown: tuple[Article, ...] = ()  # the articles the feeds hold, newest first
     manifest: Manifest = Manifest()  # every file produced; ``changed`` those written
     refusal: str | None = None  # why the drift guard refuses (or would refuse) this build
+    refused: tuple[Problem, ...] = ()  # lint problems a check found that refuse a build

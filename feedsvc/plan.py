@@ -1,12 +1,14 @@
 """What each feed holds: a pure decision over parsed articles and the clock, with no I/O.
 
-Published articles are due, drafts never are, future-dated ones wait for their time; each
-due article is published under the id the ledger keeps for it, and of two articles claiming
-one id, the one that published it first keeps it (else the one whose path sorts first). What
-that would change of the published entries is the plan's drift, for the guard to judge.
-The site's feed holds every due article; with ``[feeds] tag_feeds`` or ``author_feeds``,
-each tag's or author's feed those about it. Rendering (which may turn an article away) and
-archive pages come after, in assemble, which picks from the plan.
+Published articles are due, drafts never are, future-dated ones wait for their time; one
+dated before 1990 or more than a year ahead is rejected (or, as ``[lint] refuse`` says,
+warned of: see lint). Each due article is published under the id the ledger keeps for it,
+and of two articles claiming one id, the one that published it first keeps it (else the one
+whose path sorts first). What that would change of the published entries is the plan's
+drift, for the guard to judge. The site's feed holds every due article; with ``[feeds]
+tag_feeds`` or ``author_feeds``, each tag's or author's feed those about it. Rendering
+(which may turn an article away) and archive pages come after, in assemble, which picks
+from the plan.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from feedsvc.config import Config
 from feedsvc.drift import Drift, drift
 from feedsvc.errors import ArticleError
 from feedsvc.ledger import Ledger, settle
+from feedsvc.lint import Problem, date_problem, date_window
 from feedsvc.model import ATOM_TYPE, JSON_TYPE, RSS_TYPE, Article, ArtifactKind, FeedSpec, Parsed
 from feedsvc.topics import Topic, TopicKind, topics_of
 
@@ -101,6 +104,7 @@ def plan_build(
     scheduled: list[Article] = []
     due: list[Article] = []
     stale: list[Article] = []
+    window = date_window(now)
     for parsed in outcomes:
         if parsed.warnings:
             warnings.extend(parsed.warnings)
@@ -109,6 +113,13 @@ def plan_build(
         article = parsed.article or parsed.last_good
         if article is None:
             continue
+        if not article.draft and (problem := date_problem(article, window)) is not None:
+            if "dates" not in config.lint.refuse:
+                warnings.append(str(problem))
+            else:
+                if parsed.error is None:  # a failing file is rejected already
+                    rejected.append(ArticleError(article.path, _refused_date(problem)))
+                continue
         if parsed.error is not None:
             stale.append(article)
         if article.draft:
@@ -131,3 +142,7 @@ def plan_build(
         stale=tuple(stale),
         articles=len(outcomes),
     )
+
+
+def _refused_date(problem: Problem) -> str:
+    return f'{problem.message} (to publish it, set [lint] refuse without "dates")'

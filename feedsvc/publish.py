@@ -16,7 +16,8 @@ from feedsvc.assemble import Document, assemble, keep_entries
 from feedsvc.catalog.memory import Catalog
 from feedsvc.catalog.records import BuildRecord, record_build
 from feedsvc.config import Config
-from feedsvc.errors import ArticleError, EmptyFeedRefused, FeedsvcError
+from feedsvc.errors import ArticleError, EmptyFeedRefused, FeedsvcError, LintRefused
+from feedsvc.lint import Problem, lint_documents, lint_site
 from feedsvc.model import (
     ATOM_TYPE,
     JSON_TYPE,
@@ -54,9 +55,12 @@ def publish(
 
     A publish that would take feeds with entries to none raises EmptyFeedRefused unless
     ``allow_empty``; ``cancel`` being set raises BuildCancelled before any feed is written.
-    Both leave the published feeds as they were. ``retry`` retries renders that ran out of
-    their budget (on a rescan). The catalog's ``documents`` remember each published
-    document's source key and artifact, so the next publish makes only the changed ones.
+    Both leave the published feeds as they were, and so does LintRefused: every document is
+    linted as it is made, and a problem ``[lint] refuse`` names refuses the build (a check
+    reports it in the result's ``refused``); other problems are warnings. ``retry`` retries
+    renders that ran out of their budget (on a rescan). The catalog's ``documents`` remember
+    each published document's source key and artifact, so the next publish makes only the
+    changed ones.
 
     Archive pages are put in batches as they are made (see assemble), so memory never holds
     a whole archive; the feeds that link them are put together, last. A reader never meets a
@@ -71,6 +75,20 @@ def publish(
     documents: list[Document] = []
     changed: list[str] = []
     stored: dict[str, Artifact] = {}  # archive pages put while the feeds are assembled
+    # Each problem once: a document made again (see assemble) is linted again.
+    refused: dict[Problem, None] = {}
+    warned: set[Problem] = set()
+
+    def screen(problems: list[Problem]) -> None:
+        """Warn of the problems not refused; refuse a build (a check: note) the others."""
+        for problem in problems:
+            if problem.rule in config.lint.refuse:
+                refused[problem] = None
+            elif problem not in warned:
+                warned.add(problem)
+                found.append(str(problem))
+        if refused and sink is not None:
+            raise LintRefused(sink.locate(""), list(refused))
 
     def store(pages: list[Put]) -> list[Artifact]:
         assert sink is not None
@@ -79,6 +97,7 @@ def publish(
         stored.update((put.path, put.artifact()) for put in pages)
         return [put.artifact() for put in pages]
 
+    screen(lint_site(config))
     shown: tuple[Article, ...] = ()
     shown_anywhere: set[Article] = set()
     for index, feed in enumerate(plan.feeds):
@@ -91,6 +110,7 @@ def publish(
             published=published,
             store=store if sink is not None else None,
             record=record,
+            inspect=lambda put: screen(lint_documents(config, [put])),
         )
         found.extend(made.warnings)
         documents += made.documents
@@ -128,6 +148,7 @@ def publish(
         stale_articles=plan.stale,
         shown=shown,
         manifest=manifest,
+        refused=tuple(refused),
     )
     if sink is not None and record:
         _record(config, result)

@@ -59,6 +59,7 @@ def test_site_url_gains_a_trailing_slash(tmp_path: Path) -> None:
         ({"feeds": {"max_items": 0}}, "feeds.max_items"),
         ({"feeds": {"article_url": "{site_url}{title}/"}}, "feeds.article_url"),
         ({"feeds": {"article_url": "{site_url}/"}}, "feeds.article_url"),
+        ({"feeds": {"article_url": "/posts/{slug}/"}}, "feeds.article_url"),
         ({"ping": {"websub_hubs": ["not a url"]}}, "ping.websub_hubs"),
     ],
 )

@@ -105,8 +105,9 @@ def test_check_lists_everything_and_writes_nothing(site: Path) -> None:
     done = run_feedsvc("check", cwd=site)
     assert done.returncode == 0
     assert not (site / "public").exists()
-    assert "1 scheduled for later:" in done.stdout and "future-2099.md" in done.stdout
-    assert "9 rejected, 1 drafts" in done.stdout
+    assert "0 scheduled for later" in done.stdout
+    assert "10 rejected, 1 drafts" in done.stdout
+    assert "articles/future-2099.md: its date 2099-01-01 is more than a year ahead" in done.stderr
     assert "articles/binary.md: not a text file (binary data)" in done.stderr
     assert "not valid UTF-8" in done.stderr
 
