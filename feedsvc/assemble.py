@@ -7,7 +7,7 @@ from __future__ import annotations
 import heapq
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 
 from feedsvc import pool
@@ -49,8 +49,9 @@ log = logging.getLogger("feedsvc.assemble")
 
 # Stores archive pages as soon as they are made (publish's sink), returning their artifacts.
 Store = Callable[[list[Put]], list[Artifact]]
-# Sees each document as it is made, before any is stored (publish's lint; it may raise).
-Inspect = Callable[[Put], None]
+# Sees each document as it is made, with its entries, before any is stored (publish's lint;
+# it may raise).
+Inspect = Callable[[Put, Sequence[Entry]], None]
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,8 @@ def assemble(
                 made[path] = keys[path], content
                 sizes[path] = len(content)
                 if inspect is not None:
-                    inspect(Put(path, content, plan.spec.media_type, plan.spec.kind))
+                    put = Put(path, content, plan.spec.media_type, plan.spec.kind)
+                    inspect(put, [rendered[article] for article in plan.articles])
                 if plan.archive:
                     batch.add(plan.spec, content)
             if broken:

@@ -24,7 +24,7 @@ from lxml import etree
 
 from feedsvc.config import Config
 from feedsvc.errors import display_path, quote_value
-from feedsvc.model import ATOM_TYPE, JSON_TYPE, Article, ArtifactKind
+from feedsvc.model import ATOM_TYPE, JSON_TYPE, Article, ArtifactKind, Entry
 from feedsvc.outputs.base import Put
 
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
@@ -40,10 +40,14 @@ ABSOLUTE_URL = re.compile(
 )
 # Subtags that say "unknown": valid in the registry, but they tell a reader nothing.
 UNKNOWN_SUBTAGS = frozenset({"und", "zzzz", "zz"})
-# Every href= and src= in lowercased HTML, and its value: a superset of its href and src
-# attributes (it finds them in text too), so when every value found is absolute, no parse is
-# needed. (Lowercase: searching that is several times faster than ignoring case.)
-HTML_LINK = re.compile(r"""(?:href|src)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]*))""")
+# An href= or src= whose value does not start as an absolute URL does: a superset of the
+# relative href and src attributes of HTML (it finds them in text too), so when there is
+# none, no parse is needed; one search, no copy of the text.
+MAYBE_RELATIVE = re.compile(
+    r"""(?:href|src)\s*=\s*["']?\s*(?!(?:https?|ftp|wss?)://[^/?#\s"'>]"""
+    r"""|(?!(?:https?|ftp|wss?):)[a-z][a-z0-9+.-]*:)""",
+    re.IGNORECASE,
+)
 HTML_LINK_ATTRIBUTES = ("href", "src")
 XML_PARSER = etree.XMLParser(resolve_entities=False, huge_tree=True, no_network=True)
 
@@ -126,6 +130,27 @@ def lint_documents(config: Config, documents: Iterable[Put]) -> list[Problem]:
             if count > 1:
                 message = f"{count} entries have the id {quote_value(entry_id)}"
                 problems.append(Problem("duplicates", document.path, message))
+    return problems
+
+
+def lint_entries(path: str, entries: Iterable[Entry]) -> list[Problem]:
+    """The "links" and "duplicates" problems of an archive page, read from its entries (not
+    from its bytes: a cold build makes every page, and reading them all back would cost more
+    than the build); the channel's links are those of the subscription feed, linted there."""
+    problems: list[Problem] = []
+    ids: Counter[str] = Counter()
+    for entry in entries:
+        ids[entry.entry_id] += 1
+        bad = [] if is_absolute(entry.link) else [entry.link]
+        bad += _relative_in_html(entry.content_html)
+        for url in dict.fromkeys(bad):
+            message = f"the URL {quote_value(url)} in the entry {quote_value(entry.entry_id)}"
+            problems.append(Problem("links", path, message + " is not absolute"))
+    problems += [
+        Problem("duplicates", path, f"{count} entries have the id {quote_value(entry_id)}")
+        for entry_id, count in ids.items()
+        if count > 1
+    ]
     return problems
 
 
@@ -237,7 +262,7 @@ def _objects(value: object) -> Iterator[dict[str, Any]]:
 
 def _relative_in_html(fragment: str) -> list[str]:
     """The href and src URLs of an HTML fragment that are not absolute."""
-    if all(is_absolute("".join(match)) for match in HTML_LINK.findall(fragment.lower())):
+    if MAYBE_RELATIVE.search(fragment) is None:
         return []  # the usual case, found without a parse
     root = lxml.html.fragment_fromstring(fragment, create_parent="div")
     return [url for url in _links_in(root) if not is_absolute(url)]

@@ -17,7 +17,7 @@ from feedsvc.catalog.memory import Catalog
 from feedsvc.catalog.records import BuildRecord, record_build
 from feedsvc.config import Config
 from feedsvc.errors import ArticleError, EmptyFeedRefused, FeedsvcError, LintRefused
-from feedsvc.lint import Problem, lint_documents, lint_site
+from feedsvc.lint import Problem, lint_documents, lint_entries, lint_site
 from feedsvc.model import (
     ATOM_TYPE,
     JSON_TYPE,
@@ -25,6 +25,7 @@ from feedsvc.model import (
     Artifact,
     ArtifactKind,
     BuildResult,
+    Entry,
     FeedSpec,
     Manifest,
 )
@@ -90,6 +91,15 @@ def publish(
         if refused and sink is not None:
             raise LintRefused(sink.locate(""), list(refused))
 
+    def lint(put: Put, entries: Sequence[Entry]) -> list[Problem]:
+        """A feed's problems from its bytes; an archive page's from its entries (the same in
+        every format: linted once)."""
+        if put.kind is not ArtifactKind.ARCHIVE:
+            return lint_documents(config, [put])
+        if put.media_type != ATOM_TYPE:
+            return []
+        return lint_entries(put.path, entries)
+
     def store(pages: list[Put]) -> list[Artifact]:
         assert sink is not None
         check_cancel(cancel)
@@ -110,7 +120,7 @@ def publish(
             published=published,
             store=store if sink is not None else None,
             record=record,
-            inspect=lambda put: screen(lint_documents(config, [put])),
+            inspect=lambda put, entries: screen(lint(put, entries)),
         )
         found.extend(made.warnings)
         documents += made.documents

@@ -146,7 +146,7 @@ def test_a_bad_link_in_an_archive_page_is_refused_before_any_page_is_stored(
     write_article("old.md", article("Old", "2025-06-01", BAD_LINK))
     write_article("new.md", article("New", "2025-06-02"))
     config = make_config(feeds={"max_items": 1})
-    with pytest.raises(LintRefused, match="archive/rss/1.xml: the URL 'http:report.html'"):
+    with pytest.raises(LintRefused, match="archive/atom/1.xml: the URL 'http:report.html'"):
         build(config, now=NOW)
     assert published(config) == {}
 
