@@ -82,12 +82,13 @@ def garbage_pages(path: Path) -> None:
     path.write_bytes(data[:4096] + random.Random(2).randbytes(len(data) - 4096))
 
 
-def damaged(statement: str) -> Callable[[Path], None]:
+def damaged(*statements: str) -> Callable[[Path], None]:
     """A damage done to rows through SQLite itself, as a stray write would leave them."""
 
     def damage(path: Path) -> None:
         with closing(sqlite3.connect(path)) as db, db:
-            db.execute(statement)
+            for statement in statements:
+                db.execute(statement)
 
     return damage
 
@@ -99,6 +100,10 @@ CORRUPTIONS = {
     "text-not-utf8": damaged("UPDATE article SET title = CAST(x'ff80' AS TEXT)"),
     "tags-not-json": damaged("UPDATE article SET tags = '[unclosed'"),
     "date-not-iso": damaged("UPDATE article SET published = 'yesterday'"),
+    "title-a-blob": damaged("UPDATE article SET title = x'41'"),
+    # With the documents' keys gone, every document is made again from the render cache.
+    "render-a-blob": damaged("UPDATE entry SET content_html = x'3c'", "DELETE FROM document"),
+    "document-kind-unknown": damaged("UPDATE document SET kind = 'nonsense'"),
 }
 
 

@@ -33,6 +33,7 @@ _BATCH = 500  # paths per query: under SQLite's limit on parameters
 log = logging.getLogger("feedsvc.catalog")
 _PLACES = ", ".join("?" * len(_COLUMNS.split(",")))
 _TEXT, _NUMBER, _BLOB = (str, type(None)), (int, type(None)), (bytes, type(None))
+_KINDS = frozenset(kind.value for kind in ArtifactKind)
 # The type each of _COLUMNS holds: a row holding another was written over.
 _ROW_TYPES = (
     bytes, int, int, int, bytes,  # path, size, mtime_ns, inode, digest
@@ -136,10 +137,14 @@ def load_documents(path: Path) -> dict[str, tuple[str, Artifact]]:
             "SELECT path, key, media_type, kind, digest, size FROM document"
         ).fetchall(),
     )
-    return {
-        file: (key, Artifact(file, media_type, ArtifactKind(kind), digest, size))
-        for file, key, media_type, kind, digest, size in rows
-    }
+    documents = {}
+    for file, key, media_type, kind, digest, size in rows:
+        texts = (file, key, media_type, digest)
+        if kind in _KINDS and isinstance(size, int) and all(isinstance(t, str) for t in texts):
+            documents[file] = (key, Artifact(file, media_type, ArtifactKind(kind), digest, size))
+        else:
+            log.warning("state file: the row of the document %r is damaged: it is made again", file)
+    return documents
 
 
 def persist_documents(catalog: Catalog) -> list[str]:
@@ -197,8 +202,15 @@ def recall_entries(catalog: Catalog, articles: Iterable[Article]) -> None:
         return
     for path, digest, link, summary, content_html in rows:
         article = missing[path]
-        if article.digest == digest and article.link == link:
+        if article.digest != digest or article.link != link:
+            continue
+        if isinstance(summary, str) and isinstance(content_html, str):
             catalog.entries[article] = rendered_entry(article, summary, content_html)
+        else:
+            log.warning(
+                "state file: the render cache's row of %s is damaged: rendering it again",
+                display_path(article.path),
+            )
 
 
 def persist_entries(catalog: Catalog) -> list[str]:
