@@ -15,7 +15,6 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import feedparser
@@ -104,24 +103,6 @@ def test_a_write_past_the_file_size_limit_keeps_every_old_feed(site: Path) -> No
     recovered = run_feedsvc("build", *SITE, cwd=site)
     assert recovered.returncode == 0, recovered.stderr
     assert versions(site / "public") == {"Version 2"}
-
-
-@pytest.fixture
-def small_tmpfs() -> Iterator[Path]:
-    """A 64 KiB tmpfs, where this test may mount one (root, a mount namespace allowed)."""
-    mount_point = Path(tempfile.mkdtemp())
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
-        capture_output=True,
-    )
-    if mounted.returncode != 0:
-        mount_point.rmdir()
-        pytest.skip("cannot mount a tmpfs here")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=True)
-        mount_point.rmdir()
 
 
 def test_no_space_left_keeps_every_old_feed_and_recovers(site: Path, small_tmpfs: Path) -> None:
