@@ -10,15 +10,12 @@ import os
 import resource
 import subprocess
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.conftest import run_feedsvc
-from tests.daemon_process import DaemonProcess, article, toml
-from tests.servers import free_port, wait_for_port
+from tests.daemon_process import DaemonProcess, article, served, serving_daemon
 
 FEEDS = ("rss.xml", "atom.xml", "feed.json")
 
@@ -26,33 +23,6 @@ FEEDS = ("rss.xml", "atom.xml", "feed.json")
 def snapshot(output: Path) -> dict[str, bytes]:
     """Every file in the output directory, dot files and temporaries included."""
     return {path.name: path.read_bytes() for path in sorted(output.iterdir())}
-
-
-def served(port: int, name: str) -> bytes:
-    response = httpx.get(f"http://127.0.0.1:{port}/{name}", timeout=5)
-    assert response.status_code == 200
-    return response.content
-
-
-@contextmanager
-def serving_daemon(root: Path, output: Path | None = None) -> Iterator[tuple[DaemonProcess, int]]:
-    """A daemon that publishes "First story" into ``output`` (by default root/public) and
-    serves it over HTTP; killed at the end."""
-    port = free_port()
-    extra = f'[serve]\nbind = "127.0.0.1:{port}"\n'
-    config = toml(extra=extra)
-    if output is not None:
-        config = config.replace('output = "public"', f'output = "{output}"')
-    process = DaemonProcess(root, config)
-    if output is not None:
-        process.public = output
-    (process.articles / "first.md").write_text(article("First story"))
-    process.start()
-    try:
-        wait_for_port(port, process.process)
-        yield process, port
-    finally:
-        process.kill()
 
 
 def survive(
