@@ -116,9 +116,11 @@ def test_builds_go_on_and_stay_small_while_every_hub_misbehaves(tmp_path: Path, 
     # At most one notification pending per hub and feed, however many builds asked for one.
     assert len(pending) == len({(p.endpoint, p.topic) for p in pending})
     assert {(p.endpoint, p.topic) for p in pending} <= every
+    # A leak of one connection or thread per build fails these: at most one connection per
+    # hub and feed is open at a time, and asyncio's thread pool grows to a few threads at most.
     assert after["rss_kib"] - warm["rss_kib"] < RSS_TOLERANCE_KIB
-    assert after["threads"] <= warm["threads"] + 3
-    assert after["fds"] <= warm["fds"] + len(hubs.urls())
+    assert after["threads"] <= warm["threads"] + 8
+    assert after["fds"] <= warm["fds"] + len(every)
     print(
         f"\nlatency median {statistics.median(latencies):.3f} s, max {max(latencies):.3f} s;"
         f" builds median {statistics.median(built_ms)} ms, max {max(built_ms)} ms;"
