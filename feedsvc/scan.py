@@ -164,8 +164,8 @@ def _thaw(catalog: Catalog, candidates: list[Path], *, whole: bool) -> None:
         return
     for path in candidates:
         row = catalog.cold.pop(os.fspath(path), None)
-        if row is not None:
-            catalog.parsed[path] = thaw(path, row)
+        if row is not None and (parsed := thaw(path, row)) is not None:
+            catalog.parsed[path] = parsed
     if whole:
         catalog.unsaved.update((Path(name), None) for name in catalog.cold)
         catalog.cold.clear()

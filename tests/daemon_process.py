@@ -7,11 +7,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import feedparser
+import httpx
 
 from tests.peers import wait_until
+from tests.servers import free_port, wait_for_port
 
 STOP_TIMEOUT_S = 5.0
 
@@ -110,3 +114,31 @@ def toml(site_url: str = "https://news.example.org/", extra: str = "") -> str:
         '[watch]\ndebounce_ms = 100\n[schedule]\nrescan = "1h"\n'
         '[state]\ndir = "."\n' + extra
     )
+
+
+def served(port: int, name: str) -> bytes:
+    """The file ``name`` as a daemon serving on ``port`` serves it (status 200)."""
+    response = httpx.get(f"http://127.0.0.1:{port}/{name}", timeout=5)
+    assert response.status_code == 200
+    return response.content
+
+
+@contextmanager
+def serving_daemon(root: Path, output: Path | None = None) -> Iterator[tuple[DaemonProcess, int]]:
+    """A daemon that publishes "First story" into ``output`` (by default root/public) and
+    serves it over HTTP; killed at the end."""
+    port = free_port()
+    extra = f'[serve]\nbind = "127.0.0.1:{port}"\n'
+    config = toml(extra=extra)
+    if output is not None:
+        config = config.replace('output = "public"', f'output = "{output}"')
+    process = DaemonProcess(root, config)
+    if output is not None:
+        process.public = output
+    (process.articles / "first.md").write_text(article("First story"))
+    process.start()
+    try:
+        wait_for_port(port, process.process)
+        yield process, port
+    finally:
+        process.kill()

@@ -1,6 +1,6 @@
 """Real peers on 127.0.0.1 for the ping and daemon tests: endpoints that record what they get
-(and misbehave on request), a stdlib XML-RPC ping service, a flask-websub hub and subscriber,
-and a static server for the published feeds."""
+(and misbehave on request), one that never answers, a stdlib XML-RPC ping service, a
+flask-websub hub and subscriber, and a static server for the published feeds."""
 
 from __future__ import annotations
 
@@ -49,6 +49,45 @@ class Recorder:
     def answer(self) -> tuple[int, dict[str, str], bytes]:
         index = min(len(self.requests) - 1, len(self.answers) - 1)
         return self.answers[index] if self.answers else (202, {}, b"")
+
+
+@dataclass
+class Silent:
+    """An endpoint that hangs: where it listens, and when it accepted each connection."""
+
+    url: str
+    accepted: list[float] = field(default_factory=list)
+
+
+@contextmanager
+def silent_endpoint() -> Iterator[Silent]:
+    """An endpoint that accepts every connection and never answers (a hub that hangs); the
+    connections stay open until the block ends."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.05)
+    peer = Silent(f"http://127.0.0.1:{server.getsockname()[1]}/")
+    held: list[socket.socket] = []
+    done = threading.Event()
+
+    def accept() -> None:
+        while not done.is_set():
+            try:
+                connection, _ = server.accept()
+            except TimeoutError:
+                continue
+            peer.accepted.append(time.monotonic())
+            held.append(connection)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield peer
+    finally:
+        done.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        server.close()
 
 
 @contextmanager

@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import random
 import resource
 import shutil
 import signal
@@ -16,7 +15,6 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import feedparser
@@ -67,57 +65,6 @@ def site(tmp_path: Path) -> Path:
     return tmp_path
 
 
-BUILD_LOOP = textwrap.dedent(
-    """
-    import itertools, sys
-    from pathlib import Path
-    from feedsvc.build import build
-    from feedsvc.config import config_from_dict
-    from tests.test_faults import write_articles
-
-    site = Path(sys.argv[1])
-    config = config_from_dict({
-        "site": {"title": "Example News", "url": "https://news.example.org/"},
-        "feeds": {"gzip_copies": True},
-    }, site)
-    for version in itertools.count(2):
-        write_articles(site / "articles", version)
-        build(config)
-        print(version, flush=True)
-    """
-)
-
-
-def test_kill_9_at_random_moments_leaves_whole_feeds_and_copies_in_step(site: Path) -> None:
-    """Killed at random during back-to-back builds: every feed left parses, and the next
-    build removes the temporaries and puts the feeds and their .gz copies in step."""
-    rng = random.Random(7)
-    mixed = 0
-    kills = 30
-    for _ in range(kills):
-        loop = subprocess.Popen(
-            [sys.executable, "-c", BUILD_LOOP, str(site)],
-            cwd=Path(__file__).parent.parent,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert loop.stdout is not None
-        loop.stdout.readline()  # one build done: the imports are out of the way
-        time.sleep(rng.uniform(0, 0.05))
-        loop.send_signal(signal.SIGKILL)
-        loop.wait(timeout=10)
-        loop.stdout.close()
-        mixed += len(versions(site / "public")) > 1
-    print(f"\nkill -9 during builds: {mixed} of {kills} kills left feeds at different versions")
-    # The renames of one build follow each other within microseconds: few kills land there.
-    assert mixed <= kills // 10, f"{mixed} of {kills} kills left feeds at different versions"
-    result = run_feedsvc("build", *SITE, cwd=site)
-    assert result.returncode == 0, result.stderr
-    # gzip copies are not asked for by the CLI here: the copies the loop left are removed.
-    assert len(versions(site / "public")) == 1
-    assert sorted(p.name for p in (site / "public").iterdir()) == sorted([MANIFEST_NAME, *FEEDS])
-
-
 def test_kill_9_leaves_gzip_copies_that_the_next_build_puts_in_step(site: Path) -> None:
     config = site / "feedsvc.toml"
     config.write_text(
@@ -156,24 +103,6 @@ def test_a_write_past_the_file_size_limit_keeps_every_old_feed(site: Path) -> No
     recovered = run_feedsvc("build", *SITE, cwd=site)
     assert recovered.returncode == 0, recovered.stderr
     assert versions(site / "public") == {"Version 2"}
-
-
-@pytest.fixture
-def small_tmpfs() -> Iterator[Path]:
-    """A 64 KiB tmpfs, where this test may mount one (root, a mount namespace allowed)."""
-    mount_point = Path(tempfile.mkdtemp())
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
-        capture_output=True,
-    )
-    if mounted.returncode != 0:
-        mount_point.rmdir()
-        pytest.skip("cannot mount a tmpfs here")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=True)
-        mount_point.rmdir()
 
 
 def test_no_space_left_keeps_every_old_feed_and_recovers(site: Path, small_tmpfs: Path) -> None:

@@ -18,7 +18,7 @@ from feedsvc.catalog.db import transact
 from feedsvc.catalog.memory import Catalog
 from feedsvc.config import Config
 from feedsvc.content import rendered_entry
-from feedsvc.errors import ArticleError, FeedsvcError
+from feedsvc.errors import ArticleError, FeedsvcError, display_path
 from feedsvc.model import Article, Artifact, ArtifactKind, Parsed
 from feedsvc.sourcekey import code_digest
 
@@ -32,6 +32,15 @@ _COLUMNS = (
 _BATCH = 500  # paths per query: under SQLite's limit on parameters
 log = logging.getLogger("feedsvc.catalog")
 _PLACES = ", ".join("?" * len(_COLUMNS.split(",")))
+_TEXT, _NUMBER, _BLOB = (str, type(None)), (int, type(None)), (bytes, type(None))
+_KINDS = frozenset(kind.value for kind in ArtifactKind)
+# The type each of _COLUMNS holds: a row holding another was written over.
+_ROW_TYPES = (
+    bytes, int, int, int, bytes,  # path, size, mtime_ns, inode, digest
+    _TEXT, _TEXT, _TEXT, _NUMBER, _TEXT,  # first_seen, changed, error, error_line, warnings
+    _TEXT, _TEXT, _TEXT, _TEXT, _TEXT, _TEXT,  # slug, entry_id, link, title, published, updated
+    _BLOB, _TEXT, _TEXT, _TEXT, _NUMBER,  # article_digest, summary, tags, author, draft
+)  # fmt: skip
 
 
 def fingerprint(config: Config) -> str:
@@ -45,7 +54,8 @@ def fingerprint(config: Config) -> str:
 
 def load_parsed(path: Path, config: Config) -> dict[Path, Parsed]:
     """Every cached outcome made under ``config``, by file (see ``load_rows``)."""
-    return {Path(file): thaw(Path(file), row) for file, row in load_rows(path, config).items()}
+    thawed = {Path(file): thaw(Path(file), row) for file, row in load_rows(path, config).items()}
+    return {file: parsed for file, parsed in thawed.items() if parsed is not None}
 
 
 def load_rows(path: Path, config: Config, *, read_only: bool = False) -> dict[str, tuple]:
@@ -129,10 +139,14 @@ def load_documents(path: Path, *, read_only: bool = False) -> dict[str, tuple[st
         ).fetchall(),
         read_only=read_only,
     )
-    return {
-        file: (key, Artifact(file, media_type, ArtifactKind(kind), digest, size))
-        for file, key, media_type, kind, digest, size in rows
-    }
+    documents = {}
+    for file, key, media_type, kind, digest, size in rows:
+        texts = (file, key, media_type, digest)
+        if kind in _KINDS and isinstance(size, int) and all(isinstance(t, str) for t in texts):
+            documents[file] = (key, Artifact(file, media_type, ArtifactKind(kind), digest, size))
+        else:
+            log.warning("state file: the row of the document %r is damaged: it is made again", file)
+    return documents
 
 
 def persist_documents(catalog: Catalog) -> list[str]:
@@ -193,8 +207,15 @@ def recall_entries(
         return
     for path, digest, link, summary, content_html in rows:
         article = missing[path]
-        if article.digest == digest and article.link == link:
+        if article.digest != digest or article.link != link:
+            continue
+        if isinstance(summary, str) and isinstance(content_html, str):
             catalog.entries[article] = rendered_entry(article, summary, content_html)
+        else:
+            log.warning(
+                "state file: the render cache's row of %s is damaged: rendering it again",
+                display_path(article.path),
+            )
 
 
 def persist_entries(catalog: Catalog) -> list[str]:
@@ -280,8 +301,23 @@ def _row(file: Path, parsed: Parsed) -> tuple:
     )
 
 
-def thaw(path: Path, row: tuple) -> Parsed:
-    """The outcome a row of ``load_rows`` holds for the file at ``path``."""
+def thaw(path: Path, row: tuple) -> Parsed | None:
+    """The outcome a row of ``load_rows`` holds for the file at ``path``; None when the row is
+    damaged (the state file was written over): the file is then read again."""
+    try:
+        if not all(isinstance(value, kind) for value, kind in zip(row, _ROW_TYPES, strict=True)):
+            raise TypeError("a column holds a value of the wrong type")
+        return _thaw(path, row)
+    except (TypeError, ValueError) as exc:
+        log.warning(
+            "state file: the parse cache's row of %s is damaged (%s): reading the file again",
+            display_path(path),
+            exc,
+        )
+        return None
+
+
+def _thaw(path: Path, row: tuple) -> Parsed:
     size, mtime_ns, inode, digest, first_seen, changed, message, line, warnings = row[1:10]
     article = _article(path, row[10:])
     error = None if message is None else ArticleError(path, message, line, show_cause=False)

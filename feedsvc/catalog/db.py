@@ -120,6 +120,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 LOCK_TIMEOUT_S = 0.5
 _CORRUPT = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 _LOCKED = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+# sqlite3's message (no error code) for a stored text value that is not UTF-8.
+_UNDECODABLE = "Could not decode to UTF-8"
 T = TypeVar("T")
 log = logging.getLogger("feedsvc.catalog")
 
@@ -136,8 +138,8 @@ def transact(path: Path, work: Callable[[sqlite3.Connection], T], *, read_only: 
             raise _state_error(path, exc) from exc
     try:
         return _attempt(path, work)
-    except sqlite3.Error as exc:
-        if getattr(exc, "sqlite_errorcode", None) not in _CORRUPT:
+    except (sqlite3.Error, UnicodeDecodeError) as exc:
+        if not _corrupt(exc):
             raise _state_error(path, exc) from exc
         _move_aside(path, exc)
     try:
@@ -196,13 +198,21 @@ def _migrate(db: sqlite3.Connection, version: int) -> None:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
-def _state_error(path: Path, exc: sqlite3.Error) -> StateError:
+def _corrupt(exc: sqlite3.Error | UnicodeDecodeError) -> bool:
+    """True for a file SQLite finds damaged, or that holds text which is not UTF-8: feedsvc
+    writes none, and SQLite's own message about a damaged schema may not even decode."""
+    if isinstance(exc, UnicodeDecodeError) or str(exc).startswith(_UNDECODABLE):
+        return True
+    return getattr(exc, "sqlite_errorcode", None) in _CORRUPT
+
+
+def _state_error(path: Path, exc: sqlite3.Error | UnicodeDecodeError) -> StateError:
     if getattr(exc, "sqlite_errorcode", None) in _LOCKED:
         return StateError(display_path(path), "the state file is locked by another process")
     return StateError(display_path(path), "cannot use the state file")
 
 
-def _move_aside(path: Path, exc: sqlite3.Error) -> None:
+def _move_aside(path: Path, exc: sqlite3.Error | UnicodeDecodeError) -> None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     aside = path.with_name(f"{path.name}.corrupt-{stamp}")
     try:
