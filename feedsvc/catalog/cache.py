@@ -40,6 +40,7 @@ _ROW_TYPES = (
     _TEXT, _TEXT, _TEXT, _NUMBER, _TEXT,  # first_seen, changed, error, error_line, warnings
     _TEXT, _TEXT, _TEXT, _TEXT, _TEXT, _TEXT,  # slug, entry_id, link, title, published, updated
     _BLOB, _TEXT, _TEXT, _TEXT, _NUMBER,  # article_digest, summary, tags, author, draft
+    _NUMBER, _BLOB,  # own_id, fingerprint
 )  # fmt: skip
 
 
