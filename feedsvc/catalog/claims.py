@@ -9,17 +9,15 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from lxml import etree
-
 from feedsvc.catalog.db import transact
 from feedsvc.catalog.memory import Catalog
+from feedsvc.diff import read_entries
 from feedsvc.errors import FeedsvcError
 from feedsvc.ledger import Claim, Ledger
 from feedsvc.model import ATOM_TYPE, Article, ArtifactKind
 from feedsvc.outputs.base import Sink
 
 GENERATION = "ledger_generation"
-ATOM = "{http://www.w3.org/2005/Atom}"
 # The documents that list every published entry between them: the subscription feed and its
 # archive pages (a topic feed holds a subset).
 SEED_KINDS = frozenset({ArtifactKind.SUBSCRIPTION, ArtifactKind.ARCHIVE})
@@ -75,24 +73,14 @@ def read_published_claims(sink: Sink) -> list[Claim]:
     for name, artifact in sorted(sink.list().items()):
         if artifact.media_type != ATOM_TYPE or artifact.kind not in SEED_KINDS:
             continue
-        document = sink.read(name)
         try:
-            root = etree.fromstring(document or b"", etree.XMLParser(resolve_entities=False))
-        except etree.XMLSyntaxError:
+            entries = read_entries(sink.read(name) or b"", artifact.media_type)
+        except ValueError:
             continue
-        for entry in root.iter(f"{ATOM}entry"):
-            entry_id = (entry.findtext(f"{ATOM}id") or "").strip()
-            link = next(
-                (
-                    element.get("href", "")
-                    for element in entry.iter(f"{ATOM}link")
-                    if element.get("rel", "alternate") == "alternate"
-                ),
-                "",
-            )
-            title = entry.findtext(f"{ATOM}title") or ""
-            if entry_id:
-                claims.setdefault(entry_id, Claim(entry_id, None, link, title, b""))
+        for entry in entries:
+            if entry.entry_id:
+                claimed = Claim(entry.entry_id, None, entry.link, entry.title, b"")
+                claims.setdefault(entry.entry_id, claimed)
     return list(claims.values())
 
 
