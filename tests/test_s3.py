@@ -192,6 +192,22 @@ def test_the_same_bytes_from_another_publisher_are_no_conflict_and_not_counted_a
     assert mine.put(site(version=2)) == []
 
 
+def test_an_upload_retried_after_its_response_was_lost_counts_as_written(client, make_sink) -> None:  # noqa: ANN001
+    """The retry's precondition fails over the first attempt's own write, which the object's
+    writer token tells from another publisher's."""
+    sent = record(client)
+
+    def lose_the_first_response(attempts: int, response, **_) -> int | None:  # noqa: ANN001
+        return 0 if attempts == 1 and response and response[0].status_code == 200 else None
+
+    client.meta.events.register("needs-retry.s3.PutObject", lose_the_first_response)
+    assert make_sink().put(site()[:1]) == ["rss.xml"]
+    assert [key.rpartition("/")[2] for method, key in sent if method == "PUT"][:2] == [
+        "rss.xml",
+        "rss.xml",
+    ]
+
+
 def test_refused_credentials_are_a_clear_publish_error(
     seaweed: SeaweedServer, s3_bucket: str, s3_prefix: str
 ) -> None:

@@ -200,7 +200,7 @@ class S3Sink:
                 Body=put.content,
                 ContentType=put.media_type,
                 CacheControl=cache_control,
-                ContentMD5=base64.b64encode(hashlib.md5(put.content).digest()).decode("ascii"),
+                ContentMD5=_md5(put.content),
                 Metadata={"sha256": put.digest, "kind": put.kind.value, "writer": token},
                 **condition,
             )
@@ -219,11 +219,9 @@ class S3Sink:
         """After a failed precondition: the object already holding ``put`` is no conflict
         (written by this put when it carries its token); anything else is."""
         current = self._head(put.path)
-        if current is not None and current[0].artifact == put.artifact():
-            stored, writer = current
-            if stored.cache_control == self.cache_control(put):
-                self._known()[put.path] = stored
-                return writer == token
+        if current is not None and self._holds(current[0], put):
+            self._known()[put.path] = current[0]
+            return current[1] == token
         raise PublishError(
             self.locate(put.path),
             "not overwritten: another publisher changed it since this one listed the bucket",
@@ -366,6 +364,11 @@ def _reason(exc: Exception) -> str:
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _md5(content: bytes) -> str:
+    """Content-MD5: the store refuses a body damaged on the way."""
+    return base64.b64encode(hashlib.md5(content, usedforsecurity=False).digest()).decode()
 
 
 def _in_parallel(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
