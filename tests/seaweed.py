@@ -33,6 +33,7 @@ SECRET_KEY = "feedsvc-test-secret"
 REGION = "us-east-1"
 STARTUP_TIMEOUT_S = 60.0
 PROBE_BUCKET = "feedsvc-probe"
+METRICS_SETTLE_S = 0.1
 # The filer's graceful stop waits 15 s for the S3 gateway's metadata stream to end, which it
 # does not: a test waits this long, then kills.
 STOP_GRACE_S = 1.0
@@ -162,8 +163,18 @@ class SeaweedServer:
         return name
 
     def requests(self, method: str, bucket: str) -> int:
-        """How many ``method`` requests (PUT, GET, HEAD...) the gateway has answered for
-        ``bucket``, as its own metrics count them."""
+        """How many ``method`` requests (PUT, GET with HEAD, LIST, DELETE) the gateway has
+        answered for ``bucket``, as its own metrics count them: the count once it stays put
+        for METRICS_SETTLE_S (a request is counted just after its response is sent)."""
+        count = self._counted(method, bucket)
+        while True:
+            time.sleep(METRICS_SETTLE_S)
+            again = self._counted(method, bucket)
+            if again == count:
+                return count
+            count = again
+
+    def _counted(self, method: str, bucket: str) -> int:
         url = f"http://127.0.0.1:{self.ports['metrics']}/metrics"
         with urllib.request.urlopen(url, timeout=10) as response:
             text = response.read().decode("utf-8", "replace")
