@@ -54,6 +54,11 @@ RANGES: dict[str, tuple[float, float]] = {
 }
 # The checks run on what a build is about to publish (see lint.py).
 LINT_RULES = ("size", "links", "language", "dates", "duplicates")
+# S3's bucket names: 3 to 63 lowercase letters, digits, dots and hyphens, alphanumeric ends.
+S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+AWS_REGION = re.compile(r"^([a-z0-9][a-z0-9-]{0,62})?$")  # us-east-1, auto, garage
+# Keys of an [[outputs.s3]] table that would hold a secret.
+CREDENTIAL_KEY = re.compile(r"secret|access_key|session_token|password|credential", re.I)
 T = TypeVar("T")
 
 
@@ -164,6 +169,34 @@ class LintConfig:
 
 
 @dataclass(frozen=True)
+class S3OutputConfig:
+    """One S3-compatible bucket the feeds go to, ``url = "s3://bucket/prefix"``. Credentials
+    come from the standard AWS chain (environment, shared config, instance role), never from
+    this file."""
+
+    url: str
+    endpoint_url: str = ""  # a non-AWS store's address; empty: AWS's own
+    region: str = ""  # empty: the AWS chain's
+    max_age_s: int | None = None  # Cache-Control of feeds; unset: [serve] max_age_s
+
+    @property
+    def bucket(self) -> str:
+        return parse_s3_url(self.url)[0]
+
+    @property
+    def prefix(self) -> str:
+        return parse_s3_url(self.url)[1]
+
+
+@dataclass(frozen=True)
+class OutputsConfig:
+    """Where feeds are published: the local directory ([feeds] output) and/or buckets."""
+
+    local: bool = True
+    s3: tuple[S3OutputConfig, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration, passed down as an argument."""
 
@@ -177,6 +210,7 @@ class Config:
     state: StateConfig = field(default_factory=StateConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
     lint: LintConfig = field(default_factory=LintConfig)
+    outputs: OutputsConfig = field(default_factory=OutputsConfig)
 
     @property
     def timezone(self) -> tzinfo:
@@ -237,7 +271,23 @@ def _require(data: dict[str, Any], overrides: dict[str, dict[str, Any]]) -> None
 
 def config_from_dict(data: dict[str, Any], base: Path) -> Config:
     """Validate parsed TOML into a Config; relative paths are taken against ``base``."""
+    _refuse_credentials(data)
     return validate(read_table(Config, data, base))
+
+
+def _refuse_credentials(data: dict[str, Any]) -> None:
+    """A secret written in the file is refused with the reason, before it is an unknown key."""
+    outputs = data.get("outputs")
+    targets = outputs.get("s3") if isinstance(outputs, dict) else None
+    for index, target in enumerate(targets if isinstance(targets, list) else ()):
+        for key in target if isinstance(target, dict) else ():
+            if CREDENTIAL_KEY.search(key):
+                raise ConfigError(
+                    f"outputs.s3[{index}].{key}",
+                    "credentials are never read from the configuration file: give them"
+                    " through the standard AWS chain (AWS_ACCESS_KEY_ID and"
+                    " AWS_SECRET_ACCESS_KEY, AWS_PROFILE and ~/.aws, or an instance role)",
+                )
 
 
 def read_table(cls: type[T], raw: dict[str, Any], base: Path, key: str = "") -> T:
@@ -410,6 +460,7 @@ def validate(config: Config) -> Config:
             )
     _check_ranges(config)
     _check_rescan(config)
+    _check_outputs(config)
     if config.serve.bind:
         parse_bind(config.serve.bind)
     site_url = _uri("site.url", config.site.url)
@@ -440,6 +491,46 @@ def _check_rescan(config: Config) -> None:
         from feedsvc.daemon.schedule import cron_trigger
 
         cron_trigger(rescan, config.articles.default_timezone)
+
+
+def _check_outputs(config: Config) -> None:
+    """Every bucket a well-formed s3:// URL, every endpoint a plain http(s) URL; somewhere
+    to publish."""
+    outputs = config.outputs
+    if not outputs.local and not outputs.s3:
+        raise ConfigError("outputs.local", "is false and no [[outputs.s3]] is given: no output")
+    for index, target in enumerate(outputs.s3):
+        key = f"outputs.s3[{index}]"
+        parse_s3_url(target.url, f"{key}.url")
+        if target.endpoint_url:
+            if not _is_http_url(target.endpoint_url):
+                raise ConfigError(
+                    f"{key}.endpoint_url",
+                    f"must be an absolute http(s) URL, not {target.endpoint_url!r}",
+                )
+            if "@" in urlsplit(target.endpoint_url).netloc:
+                raise ConfigError(f"{key}.endpoint_url", "must not hold credentials")
+        if not AWS_REGION.match(target.region):
+            raise ConfigError(f"{key}.region", f"is not a region name: {target.region!r}")
+        low, high = RANGES["serve.max_age_s"]
+        if target.max_age_s is not None and not low <= target.max_age_s <= high:
+            raise ConfigError(
+                f"{key}.max_age_s", f"must be between {low:g} and {high:g}, not {target.max_age_s}"
+            )
+
+
+def parse_s3_url(url: str, key: str = "outputs.s3.url") -> tuple[str, str]:
+    """``s3://bucket/prefix`` as (bucket, prefix without its slashes); ConfigError naming
+    ``key`` when it is not one."""
+    scheme, _, rest = url.partition("://")
+    bucket, _, prefix = rest.partition("/")
+    prefix = prefix.strip("/")
+    parts = prefix.split("/") if prefix else []
+    if scheme != "s3" or not S3_BUCKET.match(bucket) or ".." in bucket:
+        raise ConfigError(key, f"must be s3://bucket/prefix with a valid bucket name, not {url!r}")
+    if any(part in ("", ".", "..") or part.startswith(".") for part in parts):
+        raise ConfigError(key, f"has an empty or dot segment in its prefix: {url!r}")
+    return bucket, prefix
 
 
 def _real_date(text: str) -> bool:

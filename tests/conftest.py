@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from feedsvc.config import Config, config_from_dict
 from tests.daemon_process import DaemonProcess
 from tests.daemon_process import article as daemon_article
 from tests.daemon_process import toml as daemon_toml
+from tests.seaweed import SeaweedServer, cannot_run, running_server
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED = Path(__file__).parent.parent / "articles" / "000_a92430a05fa58860.txt"
@@ -68,6 +70,28 @@ def make_config(tmp_path: Path, articles_dir: Path) -> Callable[..., Config]:
         return config_from_dict(data, tmp_path)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
+    """One real SeaweedFS S3 store for the session (tests/seaweed.py); skipped only when its
+    binary cannot run here."""
+    reason = cannot_run()
+    if reason is not None:
+        pytest.skip(reason)
+    yield from running_server(tmp_path_factory.mktemp("seaweed"))
+
+
+@pytest.fixture(scope="session")
+def s3_bucket(seaweed: SeaweedServer) -> str:
+    """A bucket of the session's store: each test publishes below its own ``s3_prefix``."""
+    return seaweed.create_bucket()
+
+
+@pytest.fixture
+def s3_prefix() -> str:
+    """A prefix no other test publishes below."""
+    return f"test-{uuid.uuid4().hex[:12]}/feeds"
 
 
 def run_feedsvc(

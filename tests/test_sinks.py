@@ -1,6 +1,6 @@
 """The contract every sink keeps, run against each of them (as APScheduler runs one suite over
 every backend): put only what changed, judged by a stored digest; changes appear together
-after before_commit; delete; list."""
+after before_commit; delete; list. The S3 sink runs it against a real SeaweedFS."""
 
 from __future__ import annotations
 
@@ -15,15 +15,21 @@ from feedsvc.model import ATOM_TYPE, RSS_TYPE, ArtifactKind
 from feedsvc.outputs.base import Put, Sink
 from feedsvc.outputs.localdir import LocalDirSink
 from feedsvc.outputs.memory import MemorySink
+from feedsvc.outputs.s3 import S3Sink
 
 SinkFactory = Callable[[], Sink]
 
 
-@pytest.fixture(params=["localdir", "memory"])
+@pytest.fixture(params=["localdir", "memory", "s3"])
 def make_sink(request: pytest.FixtureRequest, tmp_path: Path) -> SinkFactory:
     """A factory of sinks over one store: each call is a new sink object on the same files."""
     if request.param == "localdir":
         return lambda: LocalDirSink(tmp_path / "public")
+    if request.param == "s3":
+        seaweed = request.getfixturevalue("seaweed")
+        bucket, prefix = request.getfixturevalue("s3_bucket"), request.getfixturevalue("s3_prefix")
+        client = seaweed.client()
+        return lambda: S3Sink(bucket, prefix, client)
     memory = MemorySink()
     return lambda: memory
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Protocol
 
+from feedsvc.errors import PublishError
 from feedsvc.model import Artifact, ArtifactKind, Manifest
 
 MANIFEST_VERSION = 1
@@ -25,6 +26,9 @@ class Put:
     content: bytes
     media_type: str
     kind: ArtifactKind = ArtifactKind.SUBSCRIPTION
+    # A full RFC 5005 archive page: its bytes stay while its articles do, so a cache may keep
+    # it for good (an object store marks it immutable); never the newest, partial page.
+    immutable: bool = False
 
     @cached_property
     def digest(self) -> str:
@@ -61,6 +65,16 @@ class Sink(Protocol):
     def locate(self, path: str) -> str:
         """How messages name the file at ``path``."""
         ...
+
+
+def check_path(path: str) -> None:
+    """A path below a sink's root, '/'-separated, that no reader could take for another (dot
+    names are left to the sink's own index)."""
+    parts = path.split("/")
+    if path.startswith("/") or any(
+        part in ("", ".", "..") or part.startswith(".") for part in parts
+    ):
+        raise PublishError(path, "not a path a sink can publish at")
 
 
 def manifest_to_json(manifest: Manifest) -> bytes:

@@ -24,6 +24,7 @@ from feedsvc.model import Artifact, Manifest
 from feedsvc.outputs.base import (
     BeforeCommit,
     Put,
+    check_path,
     document_to_json,
     manifest_from_dict,
     manifest_to_dict,
@@ -68,7 +69,7 @@ class LocalDirSink:
         """
         prepare_directory(self.directory)
         for put in files:
-            _check_path(put.path)
+            check_path(put.path)
             if "/" in put.path:
                 prepare_directory(self.directory / put.path.rpartition("/")[0])
         with _write_lock(self.directory):
@@ -159,15 +160,6 @@ class LocalDirSink:
             if _untouched(path, known[1], index.written_ns):
                 return True
         return _holds_gzip_of(path, put.content)
-
-
-def _check_path(path: str) -> None:
-    """A path below the directory, '/'-separated, that no reader could take for another."""
-    parts = path.split("/")
-    if path.startswith("/") or any(
-        part in ("", ".", "..") or part.startswith(".") for part in parts
-    ):
-        raise PublishError(path, "not a path a sink can publish at")
 
 
 def read_manifest(directory: Path) -> Manifest | None:
