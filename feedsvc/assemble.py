@@ -152,7 +152,7 @@ def assemble(
                     put = Put(path, content, plan.spec.media_type, plan.spec.kind)
                     inspect(put, [rendered[article] for article in plan.articles])
                 if plan.archive:
-                    batch.add(plan.spec, content)
+                    batch.add(plan, content)
             if broken:
                 break
             shown_here = set(layout[0].articles)
@@ -206,10 +206,13 @@ class _Batch:
         self.made = made
         self.puts: dict[str, Put] = {}  # a page made again replaces its earlier version
 
-    def add(self, spec: FeedSpec, content: bytes) -> None:
+    def add(self, plan: DocumentPlan, content: bytes) -> None:
         if self.store is None:
             return
-        self.puts[spec.path] = Put(spec.path, content, spec.media_type, spec.kind)
+        spec = plan.spec
+        # A page with a next one is full: its bytes stay while its articles do.
+        full = any(link.rel == "next-archive" for link in plan.links)
+        self.puts[spec.path] = Put(spec.path, content, spec.media_type, spec.kind, immutable=full)
         if sum(len(put.content) for put in self.puts.values()) >= STORE_BATCH_BYTES:
             self.flush()
 

@@ -29,6 +29,9 @@ class Put:
     # A full RFC 5005 archive page: its bytes stay while its articles do, so a cache may keep
     # it for good (an object store marks it immutable); never the newest, partial page.
     immutable: bool = False
+    # How new the view of the articles it was made from is (see feedsvc.view): a sink shared
+    # by several publishers keeps what a newer view wrote. 0: unknown, the oldest.
+    generation: int = 0
 
     @cached_property
     def digest(self) -> str:
@@ -50,8 +53,9 @@ class Sink(Protocol):
         written, in the order given. ``before_commit`` hears them before any is visible."""
         ...
 
-    def delete(self, paths: Sequence[str]) -> list[str]:
-        """Remove the files at ``paths``; returns those that existed."""
+    def delete(self, paths: Sequence[str], generation: int = 0) -> list[str]:
+        """Remove the files at ``paths``; returns those that existed. ``generation`` is the
+        view the removal comes from (see Put.generation)."""
         ...
 
     def list(self) -> Mapping[str, Artifact]:

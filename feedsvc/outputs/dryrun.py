@@ -39,8 +39,9 @@ class DryRunSink:
                 self.puts[put.path] = put
         return written
 
-    def delete(self, paths: Sequence[str]) -> list[str]:
+    def delete(self, paths: Sequence[str], generation: int = 0) -> list[str]:
         """Note the files at ``paths`` as removed; returns those that were visible."""
+        del generation  # one publisher's own files: no newer view to keep
         published = self._base_listing()
         removed = [path for path in paths if self._visible(path) is not None]
         for path in removed:

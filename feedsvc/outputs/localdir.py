@@ -100,8 +100,9 @@ class LocalDirSink:
                 )
         return written
 
-    def delete(self, paths: Sequence[str]) -> list[str]:
+    def delete(self, paths: Sequence[str], generation: int = 0) -> list[str]:
         """Remove the files at ``paths`` (and their copies); returns those that existed."""
+        del generation  # one publisher's own files: no newer view to keep
         with _write_lock(self.directory):
             index = _read_index(self.directory)
             removed = [path for path in paths if (self.directory / path).exists()]

@@ -33,8 +33,9 @@ class MemorySink:
             self.puts += 1
         return written
 
-    def delete(self, paths: Sequence[str]) -> list[str]:
+    def delete(self, paths: Sequence[str], generation: int = 0) -> list[str]:
         """Forget the files at ``paths``; returns those that were held."""
+        del generation  # one publisher's own files: no newer view to keep
         removed = [path for path in paths if path in self.files]
         for path in removed:
             del self.files[path]

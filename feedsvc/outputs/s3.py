@@ -7,12 +7,15 @@ feedsvc stored with each ETag it wrote. An object whose listed ETag the index do
 (another publisher wrote it, or a publish failed before updating the index) is asked about
 with a HEAD: the metadata on the object is the truth, the index only saves the HEADs.
 
-Writes are conditional: a new object with ``If-None-Match: *``, a replacement with
-``If-Match`` on the ETag this sink listed, so a publisher never overwrites what another wrote
-after it looked. A precondition that fails over an object already holding the same bytes is no
-conflict (both publishers made the same file): it is left alone and not reported as written,
-unless the object carries this put's own writer token (its response was lost and the retried
-request found its own write).
+Several publishers may share the bucket. Each object carries the generation of the view of
+the articles it was made from (see feedsvc.view), and a publisher never replaces an object
+a newer view wrote: it leaves it, and does not report it as written (so it owes no ping for
+it). Writes are conditional, so that judgement holds at the moment of the write: a new object
+with ``If-None-Match: *``, a replacement with ``If-Match`` on the ETag this sink saw. When the
+precondition fails, the object is looked at again: already holding the same bytes, it is no
+conflict (both publishers made the same file) and is not reported as written, unless it carries
+this put's own writer token (its response was lost and the retried request found its own
+write); written by a newer view, it is left; else the write is tried again on the new ETag.
 
 S3 has no multi-object transaction, so a put's changes are visible "together" only in this
 sense: ``before_commit`` hears them all before the first upload, archive pages go up before
@@ -66,6 +69,9 @@ CREDENTIAL_ERRORS = frozenset(
     }
 )
 CONFLICTS = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
+# Writes of one object tried again after a failed precondition before giving up: each retry
+# follows another publisher's write of the same object.
+CONFLICT_RETRIES = 5
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -78,6 +84,7 @@ class _Stored:
     etag: str
     artifact: Artifact | None = None
     cache_control: str = ""
+    generation: int = 0  # the view it was made from (see Put.generation)
 
 
 class S3Sink:
@@ -106,7 +113,11 @@ class S3Sink:
         for put in files:
             check_path(put.path)
         stored = self._known()
-        changes = [put for put in files if not self._holds(stored.get(put.path), put)]
+        changes = [
+            put
+            for put in files
+            if not self._holds(stored.get(put.path), put) and not _newer(stored.get(put.path), put)
+        ]
         if not changes:
             return []
         if before_commit is not None:
@@ -123,11 +134,13 @@ class S3Sink:
         self._write_index()
         return [put.path for put in changes if put.path in written]
 
-    def delete(self, paths: Sequence[str]) -> list[str]:
-        """Remove the objects at ``paths``; returns those the bucket held."""
+    def delete(self, paths: Sequence[str], generation: int = 0) -> list[str]:
+        """Remove the objects at ``paths`` but those a view newer than ``generation`` wrote;
+        returns those removed that the bucket held."""
         for path in paths:
             check_path(path)
         stored = self._known()
+        paths = [path for path in paths if _generation(stored.get(path)) <= generation]
         existed = [path for path in paths if path in stored]
         for start in range(0, len(paths), DELETE_BATCH):
             batch = paths[start : start + DELETE_BATCH]
@@ -189,43 +202,53 @@ class S3Sink:
 
     def _upload(self, put: Put, token: str) -> bool:
         """Store ``put`` on the condition that the object is as this sink last saw it;
-        returns whether this put wrote it (False: another publisher stored the same)."""
+        returns whether this put wrote it (False: another publisher stored the same bytes, or
+        a newer view's)."""
         known = self._known().get(put.path)
-        condition = {"IfMatch": known.etag} if known is not None else {"IfNoneMatch": "*"}
-        cache_control = self.cache_control(put)
-        try:
-            response = self.client.put_object(
-                Bucket=self.bucket,
-                Key=self._key(put.path),
-                Body=put.content,
-                ContentType=put.media_type,
-                CacheControl=cache_control,
-                ContentMD5=_md5(put.content),
-                Metadata={"sha256": put.digest, "kind": put.kind.value, "writer": token},
-                **condition,
-            )
-        except ClientError as exc:
-            gone = known is not None and _code(exc) in ("NoSuchKey", "404")
-            if _code(exc) in CONFLICTS or gone:
-                return self._settle(put, token, exc)
-            raise self._failure(put.path, "cannot upload", exc) from exc
-        except BotoCoreError as exc:
-            raise self._failure(put.path, "cannot upload", exc) from exc
-        # One key per upload: assigning it from a worker thread is safe.
-        self._known()[put.path] = _Stored(response["ETag"], put.artifact(), cache_control)
-        return True
-
-    def _settle(self, put: Put, token: str, conflict: ClientError) -> bool:
-        """After a failed precondition: the object already holding ``put`` is no conflict
-        (written by this put when it carries its token); anything else is."""
-        current = self._head(put.path)
-        if current is not None and self._holds(current[0], put):
-            self._known()[put.path] = current[0]
-            return current[1] == token
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                self._send(put, token, known)
+                return True
+            except ClientError as exc:
+                gone = known is not None and _code(exc) in ("NoSuchKey", "404")
+                if _code(exc) not in CONFLICTS and not gone:
+                    raise self._failure(put.path, "cannot upload", exc) from exc
+            except BotoCoreError as exc:
+                raise self._failure(put.path, "cannot upload", exc) from exc
+            current = self._head(put.path)
+            known = current[0] if current is not None else None
+            if known is not None and (self._holds(known, put) or _newer(known, put)):
+                # One key per upload: assigning it from a worker thread is safe.
+                self._known()[put.path] = known
+                return current is not None and current[1] == token
         raise PublishError(
             self.locate(put.path),
-            "not overwritten: another publisher changed it since this one listed the bucket",
-        ) from conflict
+            f"not written: other publishers changed it {CONFLICT_RETRIES} times in a row",
+        )
+
+    def _send(self, put: Put, token: str, known: _Stored | None) -> None:
+        """One conditional PutObject of ``put`` over the object ``known`` (None: none)."""
+        condition = {"IfMatch": known.etag} if known is not None else {"IfNoneMatch": "*"}
+        cache_control = self.cache_control(put)
+        metadata = {
+            "sha256": put.digest,
+            "kind": put.kind.value,
+            "generation": str(put.generation),
+            "writer": token,
+        }
+        response = self.client.put_object(
+            Bucket=self.bucket,
+            Key=self._key(put.path),
+            Body=put.content,
+            ContentType=put.media_type,
+            CacheControl=cache_control,
+            ContentMD5=_md5(put.content),
+            Metadata=metadata,
+            **condition,
+        )
+        self._known()[put.path] = _Stored(
+            response["ETag"], put.artifact(), cache_control, put.generation
+        )
 
     def _scan(self) -> dict[str, _Stored]:
         """Every object below the prefix, by path, each with its ETag and, for those feedsvc
@@ -249,7 +272,7 @@ class S3Sink:
             entry = index.get(path)
             if entry is not None and entry.etag == etag and entry.artifact is not None:
                 artifact = replace(entry.artifact, size=size)  # the index keeps no sizes
-                stored[path] = _Stored(etag, artifact, entry.cache_control)
+                stored[path] = replace(entry, artifact=artifact)
             else:
                 unknown.append(path)
         for path, head in zip(unknown, _in_parallel(self._head, unknown), strict=True):
@@ -277,7 +300,8 @@ class S3Sink:
             artifact = Artifact(path, media_type, kind, digest, head["ContentLength"])
         except (KeyError, ValueError):  # not an object feedsvc wrote: replaced when put
             pass
-        stored = _Stored(head["ETag"], artifact, head.get("CacheControl", ""))
+        generation = _number(metadata.get("generation"))
+        stored = _Stored(head["ETag"], artifact, head.get("CacheControl", ""), generation)
         return stored, metadata.get("writer", "")
 
     def _read_index(self) -> dict[str, _Stored]:
@@ -295,6 +319,7 @@ class S3Sink:
                         path, entry["media_type"], ArtifactKind(entry["kind"]), entry["sha256"], 0
                     ),
                     entry["cache_control"],
+                    _number(entry.get("generation")),
                 )
                 for path, entry in document["objects"].items()
             }
@@ -320,6 +345,7 @@ class S3Sink:
                 "media_type": stored.artifact.media_type,
                 "kind": stored.artifact.kind.value,
                 "cache_control": stored.cache_control,
+                "generation": stored.generation,
             }
             for path, stored in sorted(self._known().items())
             if stored.artifact is not None
@@ -360,6 +386,23 @@ def _reason(exc: Exception) -> str:
         if code in ("SlowDown", "Throttling", "ThrottlingException", "TooManyRequests"):
             return "the store kept throttling, after retries"
     return "the store refused the request"
+
+
+def _generation(stored: _Stored | None) -> int:
+    return stored.generation if stored is not None else 0
+
+
+def _newer(stored: _Stored | None, put: Put) -> bool:
+    """True when the object ``stored`` was made from a newer view than ``put``."""
+    return _generation(stored) > put.generation
+
+
+def _number(text: object) -> int:
+    """A generation as metadata or the index spells it; 0 when missing or not a number."""
+    try:
+        return max(0, int(str(text)))
+    except ValueError:
+        return 0
 
 
 def _code(exc: ClientError) -> str:
