@@ -18,10 +18,11 @@ from feedsvc.config import Config
 from feedsvc.errors import BuildCancelled, DriftRefused, FeedsvcError, display_path
 from feedsvc.model import BuildResult
 from feedsvc.outputs.base import Sink
-from feedsvc.outputs.localdir import LocalDirSink
+from feedsvc.outputs.targets import outputs
 from feedsvc.plan import plan_build
 from feedsvc.publish import publish
 from feedsvc.scan import Progress, scan
+from feedsvc.view import generation, went
 
 log = logging.getLogger("feedsvc.build")
 
@@ -41,7 +42,7 @@ def build(
     record: bool = True,
 ) -> BuildResult:
     """Read the articles, publish the ones due by ``now``, and write the feeds that changed
-    (into ``sink``, by default the configured output directory; with ``write`` false, only
+    (into ``sink``, by default every output ``[outputs]`` lists; with ``write`` false, only
     check: the same documents are assembled and nothing is written or recorded).
 
     ``catalog`` carries what earlier builds learned (see scan). Rejected articles are
@@ -59,18 +60,21 @@ def build(
         catalog = Catalog(config)
     catalog.adopt(config)
     if write and sink is None:
-        sink = LocalDirSink(config.feeds.output, gzip_copies=config.feeds.gzip_copies)
+        sink = outputs(config)
     try:
         warnings = _state_gone(catalog, sink) if write else []
         warnings += warm(catalog, read_only=not record)
         warnings += refresh_ledger(catalog, sink, read_only=not record)
         found = scan(catalog, changed=changed, progress=progress, cancel=cancel)
+        gone = went(catalog) if config.outputs.s3 else []
         if write and record:
             warnings += persist(catalog)
         plan = plan_build(config, found.outcomes, now, catalog.ledger, catalog.parsed)
         refusal = plan.drift.refusal(config.guard)
         if write and record and refusal and not accept_changes:
             raise _refused(config, refusal)
+        # Only a bucket other publishers may share needs to know how new this view is.
+        view = generation(catalog, gone, plan.feeds[0].articles) if config.outputs.s3 else 0
         result = publish(
             config,
             plan,
@@ -81,6 +85,7 @@ def build(
             allow_empty=allow_empty or accept_changes,
             warnings=(*warnings, *found.warnings),
             record=record,
+            generation=view,
         )
         if write and record:
             unsaved = persist_entries(catalog) + persist_documents(catalog)

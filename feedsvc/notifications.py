@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from feedsvc.catalog.records import add_pending
+from feedsvc.catalog.records import add_pending, remove_pending
 from feedsvc.config import Config
 from feedsvc.errors import FeedsvcError
 from feedsvc.model import RSS_TYPE, ArtifactKind, Manifest, Notification
@@ -57,6 +57,19 @@ def owe(config: Config, topics: Iterable[str]) -> None:
         add_pending(config.state_path, messages)
     except FeedsvcError as error:
         log.warning("cannot keep the pending ping in the state file: %s", error)
+
+
+def take_back(config: Config, topics: Iterable[str], kept: Iterable[str]) -> None:
+    """Forget what ``owe`` kept for the feeds at the URLs ``topics`` that the feeds at
+    ``kept`` do not owe as well: their change was not this publisher's to announce. Failing
+    to is a warning (the ping is then sent once more)."""
+    needed = set(notifications_for(config, kept))
+    try:
+        for message in notifications_for(config, topics):
+            if message not in needed:
+                remove_pending(config.state_path, message)
+    except FeedsvcError as error:
+        log.warning("cannot take back the pending ping in the state file: %s", error)
 
 
 def _rss_url(config: Config) -> str:

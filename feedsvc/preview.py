@@ -13,7 +13,7 @@ from feedsvc.config import Config
 from feedsvc.diff import DocumentChange, FeedDiff, diff_build
 from feedsvc.model import ArtifactKind, BuildResult
 from feedsvc.outputs.dryrun import DryRunSink
-from feedsvc.outputs.localdir import LocalDirSink
+from feedsvc.outputs.targets import outputs
 from feedsvc.plan import plan_build
 from feedsvc.scan import Progress
 
@@ -44,7 +44,7 @@ def preview(
     directory, a refused emptying: see build)."""
     now = now or datetime.now(UTC)
     catalog = Catalog(config)
-    published = LocalDirSink(config.feeds.output, gzip_copies=config.feeds.gzip_copies)
+    published = outputs(config)
     sink = DryRunSink(published)
     result = build(
         config,

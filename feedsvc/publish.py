@@ -8,6 +8,7 @@ import json
 import logging
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from lxml import etree
@@ -26,10 +27,9 @@ from feedsvc.model import (
     ArtifactKind,
     BuildResult,
     Entry,
-    FeedSpec,
     Manifest,
 )
-from feedsvc.notifications import announced_paths, feed_urls, owe
+from feedsvc.notifications import announced_paths, feed_urls, owe, take_back
 from feedsvc.outputs.base import Put, Sink
 from feedsvc.plan import Plan
 from feedsvc.scan import check_cancel
@@ -50,6 +50,7 @@ def publish(
     allow_empty: bool = False,
     warnings: tuple[str, ...] = (),
     record: bool = True,
+    generation: int = 0,
 ) -> BuildResult:
     """Assemble the plan's feeds and, with a ``sink``, publish them; without one (a check),
     assemble the same documents and write nothing.
@@ -68,7 +69,9 @@ def publish(
     link to a page not yet published.
 
     Without ``record`` (a dry run) nothing is written to the state database: no render
-    cache, no pings owed, no build record.
+    cache, no pings owed, no build record. ``generation`` is the view of the articles the
+    plan was made from (see feedsvc.view): a sink shared with other publishers keeps what a
+    newer view wrote, and the pings owed for files it then did not write are taken back.
     """
     found: list[str] = list(warnings) + list(plan.warnings)
     rejected: list[ArticleError] = list(plan.rejected)
@@ -103,7 +106,7 @@ def publish(
     def store(pages: list[Put]) -> list[Artifact]:
         assert sink is not None
         check_cancel(cancel)
-        changed.extend(sink.put(pages))
+        changed.extend(sink.put([replace(put, generation=generation) for put in pages]))
         stored.update((put.path, put.artifact()) for put in pages)
         return [put.artifact() for put in pages]
 
@@ -133,14 +136,27 @@ def publish(
     # Failures found in any feed are reported once, after all of them.
     rejected.extend(_site_rejections(catalog, plan))
     keep_entries(catalog, shown_anywhere)
-    puts = {d.spec.path: _put(d.spec, d.content) for d in documents if d.content is not None}
+    puts = {
+        d.spec.path: Put(d.spec.path, d.content, d.spec.media_type, d.spec.kind, False, generation)
+        for d in documents
+        if d.content is not None
+    }
     manifest = Manifest(tuple(_artifact(d, puts) for d in documents))
     if sink is not None:
         check_cancel(cancel)
-        owe_pings = (lambda paths: _owe(config, manifest, paths)) if record else None
-        changed += sink.put(list(puts.values()), before_commit=owe_pings)
+        owed: list[str] = []
+
+        def owe_pings(paths: list[str]) -> None:
+            owed.extend(paths)
+            _owe(config, manifest, paths)
+
+        written = sink.put(list(puts.values()), before_commit=owe_pings if record else None)
+        if len(written) < len(owed):
+            _take_back(config, manifest, owed, written)
+        changed += written
         manifest = Manifest(manifest.artifacts, tuple(dict.fromkeys(changed)))
-        _forget_unplanned(sink, catalog, {**(published or {}), **stored}, documents, manifest)
+        known = {**(published or {}), **stored}
+        _forget_unplanned(sink, catalog, known, documents, manifest, generation)
     result = BuildResult(
         entries=len(shown),
         written=tuple(config.feeds.output / path for path in manifest.changed),
@@ -165,10 +181,6 @@ def publish(
     return result
 
 
-def _put(spec: FeedSpec, content: bytes) -> Put:
-    return Put(spec.path, content, spec.media_type, spec.kind)
-
-
 def _artifact(document: Document, puts: Mapping[str, Put]) -> Artifact:
     """The document as the manifest lists it: as made now, or as published before."""
     put = puts.get(document.spec.path)
@@ -189,6 +201,7 @@ def _forget_unplanned(
     published: Mapping[str, Artifact],
     documents: Sequence[Document],
     manifest: Manifest,
+    generation: int,
 ) -> None:
     """Remember each document's key and artifact; remove the archive pages and topic feeds
     published before that are no longer planned (a shorter archive, a tag gone)."""
@@ -206,13 +219,22 @@ def _forget_unplanned(
         if path not in planned and artifact.kind in REMOVABLE
     ]
     if gone:
-        sink.delete(gone)
+        sink.delete(gone, generation)
 
 
 def _owe(config: Config, manifest: Manifest, paths: list[str]) -> None:
     """Keep the pings the files at ``paths`` are about to owe (see notifications.owe)."""
     changed = Manifest(manifest.artifacts, tuple(paths))
     owe(config, feed_urls(config, announced_paths(changed)))
+
+
+def _take_back(config: Config, manifest: Manifest, owed: list[str], written: list[str]) -> None:
+    """Forget the pings owed for the files at ``owed`` the sink did not write (another
+    publisher did, or one with a newer view had), those owed for ``written`` kept."""
+    announced = set(announced_paths(Manifest(manifest.artifacts, tuple(written))))
+    not_written = set(owed) - set(written)
+    paths = [path for path in announced_paths(manifest, changed_only=False) if path in not_written]
+    take_back(config, feed_urls(config, paths), feed_urls(config, announced))
 
 
 def _record(config: Config, result: BuildResult) -> None:

@@ -21,9 +21,10 @@ from feedsvc.config import Config, config_from_dict
 from feedsvc.errors import ConfigError, PublishError
 from feedsvc.model import ATOM_TYPE, JSON_TYPE, RSS_TYPE, ArtifactKind
 from feedsvc.outputs.base import Put
+from feedsvc.outputs.fanout import FanOut
 from feedsvc.outputs.localdir import LocalDirSink
 from feedsvc.outputs.s3 import IMMUTABLE, INDEX_NAME, S3Sink
-from feedsvc.outputs.targets import sinks
+from feedsvc.outputs.targets import outputs
 from tests.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedServer, running_server
 
 PAGES = 4
@@ -257,7 +258,7 @@ def test_no_credentials_anywhere_is_a_clear_publish_error(
     isolate_aws(monkeypatch, tmp_path)
     config = config_from_dict(s3_config(f"s3://{s3_bucket}/x", seaweed.endpoint_url), tmp_path)
     with pytest.raises(PublishError, match="no AWS credentials") as caught:
-        sinks(config)[1].list()
+        outputs(config).list()
     assert caught.value.target == f"s3://{s3_bucket}/x/"
 
 
@@ -361,7 +362,9 @@ def test_a_build_publishes_every_feed_and_archive_page_to_the_bucket(
             "s3": [{"url": f"s3://{s3_bucket}/{s3_prefix}", "endpoint_url": seaweed.endpoint_url}],
         },
     )
-    [sink] = sinks(config)
+    fanout = outputs(config)
+    assert isinstance(fanout, FanOut) and fanout.copies == ()
+    [sink] = fanout.public
     assert isinstance(sink, S3Sink)
     catalog = Catalog(config)
     result = build(config, now=NOW, catalog=catalog, sink=sink)
@@ -384,14 +387,16 @@ def test_outputs_make_the_local_directory_and_each_bucket_a_sink(tmp_path: Path)
     data["outputs"]["s3"].append({"url": "s3://other-bucket"})
     data["serve"] = {"max_age_s": 90}
     config = config_from_dict(data, tmp_path)
-    local, first, second = sinks(config)
+    fanout = outputs(config)
+    assert isinstance(fanout, FanOut)
+    [local], (first, second) = fanout.copies, fanout.public
     assert isinstance(local, LocalDirSink)
     assert (first.bucket, first.prefix, first.max_age_s) == ("feeds-bucket", "site", 30)
     assert (second.bucket, second.prefix, second.max_age_s) == ("other-bucket", "", 90)
     assert first.client.meta.endpoint_url == "http://127.0.0.1:9000"
     assert first.locate("rss.xml") == "s3://feeds-bucket/site/rss.xml"
     assert second.locate("rss.xml") == "s3://other-bucket/rss.xml"
-    assert [type(s) for s in sinks(config_from_dict({}, tmp_path))] == [LocalDirSink]
+    assert isinstance(outputs(config_from_dict({}, tmp_path)), LocalDirSink)
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,8 @@ from feedsvc.daemon.watch import watch_articles
 from feedsvc.errors import BuildCancelled, FeedsvcError, PublishError, display_path
 from feedsvc.model import BuildResult, PingOutcome
 from feedsvc.notifications import announced_paths, feed_urls
+from feedsvc.outputs.base import Sink
+from feedsvc.outputs.targets import outputs
 from feedsvc.ping import Pinger, remember
 
 # systemd's default stop timeout is 90 s; we promise 5.
@@ -51,6 +53,7 @@ class Daemon:
         self._load_config = load_config
         self._notifier = notifier
         self._catalog = Catalog(config)
+        self._sink: Sink | None = None  # the outputs, made by the first build of a config
         self._stop = asyncio.Event()
         self._cancel = threading.Event()  # set on stop: the build in progress gives up
         self._wanted = asyncio.Event()
@@ -160,8 +163,9 @@ class Daemon:
             self._retry.cancel()  # this build does what the retry was for
         started = time.monotonic()
         try:
+            sink = self._outputs(config)
             result = await _in_thread(
-                lambda: build(config, catalog=catalog, changed=changed, cancel=cancel)
+                lambda: build(config, catalog=catalog, sink=sink, changed=changed, cancel=cancel)
             )
         except BuildCancelled:
             log.info("build cancelled: stopping")
@@ -188,6 +192,12 @@ class Daemon:
         self._schedule.plan(result.scheduled)
         if result.manifest.changed and self._pinger is not None:
             self._pinger.notify(feed_urls(config, announced_paths(result.manifest)))
+
+    def _outputs(self, config: Config) -> Sink:
+        """The outputs ``config`` lists, made once (a bucket's client is slow to make)."""
+        if self._sink is None:
+            self._sink = outputs(config)
+        return self._sink
 
     def _retry_later(self, changed: set[Path] | None, status: str) -> None:
         """Build again after a backoff that doubles up to RETRY_MAX_S: a failed build (output
@@ -249,6 +259,7 @@ class Daemon:
         self._schedule.configure(config)
         old, self.config = self.config, config
         self._catalog = Catalog(config)  # warmed from the state file's parse cache
+        self._sink = None
         self._rejected, self._warned, self._stale = set(), set(), set()
         if self._pinger is not None:
             self._pinger.reconfigure(config)

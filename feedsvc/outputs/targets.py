@@ -1,4 +1,4 @@
-"""The sinks a configuration publishes to: the local directory and each configured bucket."""
+"""The sink a configuration publishes to: the local directory and/or each configured bucket."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from feedsvc.config import Config, S3OutputConfig
 from feedsvc.outputs.base import Sink
+from feedsvc.outputs.fanout import FanOut
 from feedsvc.outputs.localdir import LocalDirSink
 
 if TYPE_CHECKING:
@@ -20,20 +21,19 @@ CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 30.0
 
 
-def sinks(config: Config) -> list[Sink]:
-    """Every output ``[outputs]`` lists, the local directory first."""
-    found: list[Sink] = []
-    if config.outputs.local:
-        found.append(LocalDirSink(config.feeds.output, gzip_copies=config.feeds.gzip_copies))
-    if config.outputs.s3:
-        from feedsvc.outputs.s3 import S3Sink  # boto3 loads only for a bucket
+def outputs(config: Config) -> Sink:
+    """Every output ``[outputs]`` lists as one sink: the local directory alone, or the
+    buckets behind the local copy (see FanOut)."""
+    local = LocalDirSink(config.feeds.output, gzip_copies=config.feeds.gzip_copies)
+    if not config.outputs.s3:
+        return local
+    from feedsvc.outputs.s3 import S3Sink  # boto3 loads only for a bucket
 
-        for target in config.outputs.s3:
-            max_age_s = config.serve.max_age_s if target.max_age_s is None else target.max_age_s
-            found.append(
-                S3Sink(target.bucket, target.prefix, s3_client(target), max_age_s=max_age_s)
-            )
-    return found
+    buckets: list[Sink] = []
+    for target in config.outputs.s3:
+        max_age_s = config.serve.max_age_s if target.max_age_s is None else target.max_age_s
+        buckets.append(S3Sink(target.bucket, target.prefix, s3_client(target), max_age_s=max_age_s))
+    return FanOut([local] if config.outputs.local else [], buckets)
 
 
 def s3_client(

@@ -1,0 +1,65 @@
+"""Several outputs as one sink: the local copies first, then the public outputs (the buckets
+readers are served from), each given the same files.
+
+A file counts as published only where every output holds it (``list`` is what they all
+agree on), so a file an output missed (it was down, or refused) is made again and put by the
+next publish, and the outputs that hold it already skip it. The paths ``put`` reports written,
+and the pings those writes owe, are the public outputs': with several publishers sharing a
+bucket, only the one whose write changed an object announces it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from feedsvc.model import Artifact
+from feedsvc.outputs.base import BeforeCommit, Put, Sink
+
+
+class FanOut:
+    """The ``copies`` (written first, never announced) and the ``public`` outputs (at least
+    one) as one sink; the first failure raises, and what was written stays."""
+
+    def __init__(self, copies: Sequence[Sink], public: Sequence[Sink]) -> None:
+        if not public:
+            raise ValueError("a fan-out needs a public output")
+        self.copies = tuple(copies)
+        self.public = tuple(public)
+
+    def put(self, files: Sequence[Put], before_commit: BeforeCommit | None = None) -> list[str]:
+        """Put ``files`` into every output; returns the paths a public output wrote."""
+        for copy in self.copies:
+            copy.put(files)
+        written: set[str] = set()
+        for output in self.public:
+            written.update(output.put(files, before_commit))
+        return [put.path for put in files if put.path in written]
+
+    def delete(self, paths: Sequence[str], generation: int = 0) -> list[str]:
+        """Remove ``paths`` from every output; returns those any of them held."""
+        existed: set[str] = set()
+        for output in (*self.copies, *self.public):
+            existed.update(output.delete(paths, generation))
+        return [path for path in paths if path in existed]
+
+    def list(self) -> Mapping[str, Artifact]:
+        """The files every output holds with the same bytes, as the first public one lists
+        them."""
+        first, *others = [output.list() for output in (*self.public, *self.copies)]
+        return {
+            path: artifact
+            for path, artifact in first.items()
+            if all(_same(other.get(path), artifact) for other in others)
+        }
+
+    def read(self, path: str) -> bytes | None:
+        """The bytes readers are served at ``path``: the first public output's."""
+        return self.public[0].read(path)
+
+    def locate(self, path: str) -> str:
+        """Where readers find ``path``: in the first public output."""
+        return self.public[0].locate(path)
+
+
+def _same(artifact: Artifact | None, other: Artifact) -> bool:
+    return artifact is not None and artifact.digest == other.digest
