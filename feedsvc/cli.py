@@ -16,6 +16,7 @@ from feedsvc.config import Config, load_config
 from feedsvc.diff import describe_diff, diff_to_dict, summarise
 from feedsvc.errors import FeedsvcError, display_path, refusal
 from feedsvc.model import BuildResult
+from feedsvc.outputs.targets import describe_outputs
 from feedsvc.preview import Preview, preview
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
@@ -58,10 +59,20 @@ def run_build(args: argparse.Namespace, config: Config) -> int:
         "built %d entries from %d files into %s: wrote %s",
         result.entries,
         result.articles,
-        display_path(config.feeds.output),
+        describe_outputs(config),
         changed,
     )
     return EXIT_REJECTED if args.strict and result.rejected else EXIT_OK
+
+
+def run_publish(args: argparse.Namespace, config: Config) -> int:
+    """``feedsvc publish``: bring every output ``[outputs]`` lists up to date once (build what
+    changed; a file a bucket missed is caught up) and send the pings owed; for cron and CI.
+    Exits as ``build`` does, and 1 when a ping finally failed."""
+    code = run_build(args, config)
+    if args.dry_run or (not config.ping.websub_hubs and not config.ping.xmlrpc):
+        return code
+    return max(code, _send_owed(config, every_feed=False))
 
 
 def run_check(args: argparse.Namespace, config: Config) -> int:
@@ -121,14 +132,20 @@ def run_daemon(args: argparse.Namespace, config: Config) -> int:
 def run_ping(args: argparse.Namespace, config: Config) -> int:
     """``feedsvc ping``: send the notifications the builds since the last ping owe (with
     ``--all``, about every feed); exit 1 if any finally failed."""
+    if not config.ping.websub_hubs and not config.ping.xmlrpc:
+        print("nothing to ping: [ping] names no websub_hubs and no xmlrpc services")
+        return EXIT_OK
+    return _send_owed(config, every_feed=args.all)
+
+
+def _send_owed(config: Config, *, every_feed: bool) -> int:
+    """Send the notifications owed (with ``every_feed``, about every feed); exit 1 if any
+    finally failed."""
     import asyncio
 
     from feedsvc.ping import owed, send_all, settle
 
-    if not config.ping.websub_hubs and not config.ping.xmlrpc:
-        print("nothing to ping: [ping] names no websub_hubs and no xmlrpc services")
-        return EXIT_OK
-    messages = owed(config, every_feed=args.all)
+    messages = owed(config, every_feed=every_feed)
     if not messages:
         print("nothing to ping: no feed changed since the last ping (--all pings about every feed)")
         return EXIT_OK
@@ -260,23 +277,31 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(command=run)
         return sub
 
-    build_command = command("build", run_build, "write the feeds", sources)
-    build_command.add_argument("--output", metavar="DIR", help="where the feeds are written")
-    build_command.add_argument(
+    writes = argparse.ArgumentParser(add_help=False)
+    writes.add_argument("--output", metavar="DIR", help="where the feeds are written")
+    writes.add_argument(
         "--allow-empty",
         action="store_true",
         help="publish empty feeds even over feeds that hold entries (refused otherwise)",
     )
-    build_command.add_argument(
+    writes.add_argument(
         "--accept-changes",
         action="store_true",
         help="publish changes the drift guard refuses: ids of published entries changed,"
         " more entries removed than [guard] allows",
     )
-    build_command.add_argument(
+    writes.add_argument(
         "--dry-run", action="store_true", help="write nothing: show what would change (as diff)"
     )
-    build_command.add_argument("--json", action="store_true", help="with --dry-run: as JSON")
+    writes.add_argument("--json", action="store_true", help="with --dry-run: as JSON")
+    command("build", run_build, "write the feeds", sources, writes)
+    command(
+        "publish",
+        run_publish,
+        "bring every configured output up to date and send the pings owed",
+        sources,
+        writes,
+    )
     diff = command("diff", run_diff, "show what a build would change for subscribers", sources)
     diff.add_argument("--output", metavar="DIR", help="where the feeds are published")
     diff.add_argument(

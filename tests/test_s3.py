@@ -116,8 +116,14 @@ def test_objects_are_stored_with_their_type_cache_control_and_digest(
 
     feed, topic = head("rss.xml"), head("tags/x/atom.xml")
     full, newest = head("archive/rss/1.xml"), head(f"archive/rss/{PAGES}.xml")
-    assert (feed["ContentType"], feed["CacheControl"]) == (RSS_TYPE, "max-age=120")
-    assert (topic["ContentType"], topic["CacheControl"]) == (ATOM_TYPE, "max-age=120")
+    assert (feed["ContentType"], feed["CacheControl"]) == (
+        f"{RSS_TYPE}; charset=utf-8",
+        "max-age=120",
+    )
+    assert (topic["ContentType"], topic["CacheControl"]) == (
+        f"{ATOM_TYPE}; charset=utf-8",
+        "max-age=120",
+    )
     assert full["CacheControl"] == IMMUTABLE == "public, max-age=31536000, immutable"
     assert newest["CacheControl"] == "max-age=120"  # it fills up: never immutable
     assert feed["Metadata"]["sha256"] == hashlib.sha256(b"<rss>1</rss>").hexdigest()

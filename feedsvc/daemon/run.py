@@ -30,7 +30,7 @@ from feedsvc.errors import BuildCancelled, FeedsvcError, PublishError, display_p
 from feedsvc.model import BuildResult, PingOutcome
 from feedsvc.notifications import announced_paths, feed_urls
 from feedsvc.outputs.base import Sink
-from feedsvc.outputs.targets import outputs
+from feedsvc.outputs.targets import describe_outputs, outputs
 from feedsvc.ping import Pinger, remember
 
 # systemd's default stop timeout is 90 s; we promise 5.
@@ -86,7 +86,7 @@ class Daemon:
             log.info(
                 "starting: watching %s, publishing into %s",
                 display_path(self.config.articles.dir),
-                display_path(self.config.feeds.output),
+                describe_outputs(self.config),
             )
             self._start_watcher()
             self._schedule.start(self.config)

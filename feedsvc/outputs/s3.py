@@ -240,7 +240,7 @@ class S3Sink:
             Bucket=self.bucket,
             Key=self._key(put.path),
             Body=put.content,
-            ContentType=put.media_type,
+            ContentType=f"{put.media_type}; charset=utf-8",  # served as is: readers want it
             CacheControl=cache_control,
             ContentMD5=_md5(put.content),
             Metadata=metadata,
@@ -296,7 +296,7 @@ class S3Sink:
         try:
             kind = ArtifactKind(metadata.get("kind", ""))
             digest = metadata["sha256"]
-            media_type = head["ContentType"]
+            media_type = head["ContentType"].partition(";")[0].strip()
             artifact = Artifact(path, media_type, kind, digest, head["ContentLength"])
         except (KeyError, ValueError):  # not an object feedsvc wrote: replaced when put
             pass

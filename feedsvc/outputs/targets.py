@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from feedsvc.config import Config, S3OutputConfig
+from feedsvc.errors import display_path
 from feedsvc.outputs.base import Sink
 from feedsvc.outputs.fanout import FanOut
 from feedsvc.outputs.localdir import LocalDirSink
@@ -34,6 +35,12 @@ def outputs(config: Config) -> Sink:
         max_age_s = config.serve.max_age_s if target.max_age_s is None else target.max_age_s
         buckets.append(S3Sink(target.bucket, target.prefix, s3_client(target), max_age_s=max_age_s))
     return FanOut([local] if config.outputs.local else [], buckets)
+
+
+def describe_outputs(config: Config) -> str:
+    """Where builds publish, as messages name it: the output directory and each bucket."""
+    local = [display_path(config.feeds.output)] if config.outputs.local else []
+    return " and ".join(local + [target.url for target in config.outputs.s3])
 
 
 def s3_client(
