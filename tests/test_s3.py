@@ -446,3 +446,19 @@ def test_outputs_must_name_somewhere_to_publish(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no output") as caught:
         config_from_dict({"outputs": {"local": False}}, tmp_path)
     assert caught.value.key == "outputs.local"
+
+
+def test_at_the_same_view_the_first_publisher_wins_and_a_publisher_replaces_its_own(
+    client, make_sink
+) -> None:  # noqa: ANN001
+    """Publishers that cannot agree on some bytes (each saw an edit at its own moment) never
+    take turns rewriting (and pinging) the object; a publisher's own rebuild of the same
+    view (a fixed render, a changed config) replaces its own objects."""
+    first, second = make_sink(publisher="a"), make_sink(publisher="b")
+    assert first.put(site(version=1, generation=5)) != []
+    assert second.put(site(version=2, generation=5)) == []
+    assert make_sink().read("rss.xml") == b"<rss>1</rss>"
+    assert make_sink(publisher="a").put(site(version=3, generation=5)) != []
+    assert make_sink().read("rss.xml") == b"<rss>3</rss>"
+    assert second.put(site(version=4, generation=6)) != []  # a newer view: replaced
+    assert make_sink().read("rss.xml") == b"<rss>4</rss>"

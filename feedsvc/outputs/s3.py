@@ -8,14 +8,18 @@ feedsvc stored with each ETag it wrote. An object whose listed ETag the index do
 with a HEAD: the metadata on the object is the truth, the index only saves the HEADs.
 
 Several publishers may share the bucket. Each object carries the generation of the view of
-the articles it was made from (see feedsvc.view), and a publisher never replaces an object
-a newer view wrote: it leaves it, and does not report it as written (so it owes no ping for
-it). Writes are conditional, so that judgement holds at the moment of the write: a new object
-with ``If-None-Match: *``, a replacement with ``If-Match`` on the ETag this sink saw. When the
+the articles it was made from (see feedsvc.view) and which publisher wrote it. A publisher
+never replaces an object a newer view wrote, nor one another publisher wrote from the same
+view (their bytes may differ where they cannot agree, such as the moment each first saw an
+edit: the first to write wins, and the two never take turns); it leaves it, and does not
+report it as written, so it owes no ping for it.
+
+Writes are conditional, so that judgement holds at the moment of the write: a new object with
+``If-None-Match: *``, a replacement with ``If-Match`` on the ETag this sink saw. When the
 precondition fails, the object is looked at again: already holding the same bytes, it is no
 conflict (both publishers made the same file) and is not reported as written, unless it carries
 this put's own writer token (its response was lost and the retried request found its own
-write); written by a newer view, it is left; else the write is tried again on the new ETag.
+write); one to keep (above) is left; else the write is tried again on the new ETag.
 
 S3 has no multi-object transaction, so a put's changes are visible "together" only in this
 sense: ``before_commit`` hears them all before the first upload, archive pages go up before
@@ -85,19 +89,28 @@ class _Stored:
     artifact: Artifact | None = None
     cache_control: str = ""
     generation: int = 0  # the view it was made from (see Put.generation)
+    publisher: str = ""  # who wrote it ("": unknown)
 
 
 class S3Sink:
     """The objects below ``prefix`` in ``bucket`` (see the module docstring); ``client`` is a
-    boto3 S3 client, whose retry settings say how failures are retried."""
+    boto3 S3 client, whose retry settings say how failures are retried; ``publisher`` names
+    this publisher to the others sharing the bucket (stable across its restarts)."""
 
     def __init__(
-        self, bucket: str, prefix: str, client: BaseClient, *, max_age_s: int = 300
+        self,
+        bucket: str,
+        prefix: str,
+        client: BaseClient,
+        *,
+        max_age_s: int = 300,
+        publisher: str = "",
     ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.client = client
         self.max_age_s = max_age_s
+        self.publisher = publisher
         # The bucket as last listed, updated by this sink's own writes: the ETags its
         # conditional writes expect.
         self._stored: dict[str, _Stored] | None = None
@@ -116,7 +129,8 @@ class S3Sink:
         changes = [
             put
             for put in files
-            if not self._holds(stored.get(put.path), put) and not _newer(stored.get(put.path), put)
+            if not self._holds(stored.get(put.path), put)
+            and not self._keeps(stored.get(put.path), put)
         ]
         if not changes:
             return []
@@ -140,7 +154,7 @@ class S3Sink:
         for path in paths:
             check_path(path)
         stored = self._known()
-        paths = [path for path in paths if _generation(stored.get(path)) <= generation]
+        paths = [path for path in paths if not self._keeps(stored.get(path), generation)]
         existed = [path for path in paths if path in stored]
         for start in range(0, len(paths), DELETE_BATCH):
             batch = paths[start : start + DELETE_BATCH]
@@ -194,6 +208,15 @@ class S3Sink:
             and stored.cache_control == self.cache_control(put)
         )
 
+    def _keeps(self, stored: _Stored | None, view: Put | int) -> bool:
+        """True when the object ``stored`` is to stay rather than be replaced (or removed) by
+        a publish from the view ``view`` (a Put's, or a generation): a newer view wrote it, or
+        another publisher from the same view."""
+        generation = view.generation if isinstance(view, Put) else view
+        if stored is None or stored.generation < generation:
+            return False
+        return stored.generation > generation or stored.publisher not in ("", self.publisher)
+
     def _known(self) -> dict[str, _Stored]:
         if self._stored is None:
             self.list()
@@ -217,7 +240,7 @@ class S3Sink:
                 raise self._failure(put.path, "cannot upload", exc) from exc
             current = self._head(put.path)
             known = current[0] if current is not None else None
-            if known is not None and (self._holds(known, put) or _newer(known, put)):
+            if known is not None and (self._holds(known, put) or self._keeps(known, put)):
                 # One key per upload: assigning it from a worker thread is safe.
                 self._known()[put.path] = known
                 return current is not None and current[1] == token
@@ -234,6 +257,7 @@ class S3Sink:
             "sha256": put.digest,
             "kind": put.kind.value,
             "generation": str(put.generation),
+            "publisher": self.publisher,
             "writer": token,
         }
         response = self.client.put_object(
@@ -247,7 +271,7 @@ class S3Sink:
             **condition,
         )
         self._known()[put.path] = _Stored(
-            response["ETag"], put.artifact(), cache_control, put.generation
+            response["ETag"], put.artifact(), cache_control, put.generation, self.publisher
         )
 
     def _scan(self) -> dict[str, _Stored]:
@@ -301,7 +325,9 @@ class S3Sink:
         except (KeyError, ValueError):  # not an object feedsvc wrote: replaced when put
             pass
         generation = _number(metadata.get("generation"))
-        stored = _Stored(head["ETag"], artifact, head.get("CacheControl", ""), generation)
+        cache_control = head.get("CacheControl", "")
+        publisher = metadata.get("publisher", "")
+        stored = _Stored(head["ETag"], artifact, cache_control, generation, publisher)
         return stored, metadata.get("writer", "")
 
     def _read_index(self) -> dict[str, _Stored]:
@@ -320,6 +346,7 @@ class S3Sink:
                     ),
                     entry["cache_control"],
                     _number(entry.get("generation")),
+                    str(entry.get("publisher", "")),
                 )
                 for path, entry in document["objects"].items()
             }
@@ -346,6 +373,7 @@ class S3Sink:
                 "kind": stored.artifact.kind.value,
                 "cache_control": stored.cache_control,
                 "generation": stored.generation,
+                "publisher": stored.publisher,
             }
             for path, stored in sorted(self._known().items())
             if stored.artifact is not None
@@ -386,15 +414,6 @@ def _reason(exc: Exception) -> str:
         if code in ("SlowDown", "Throttling", "ThrottlingException", "TooManyRequests"):
             return "the store kept throttling, after retries"
     return "the store refused the request"
-
-
-def _generation(stored: _Stored | None) -> int:
-    return stored.generation if stored is not None else 0
-
-
-def _newer(stored: _Stored | None, put: Put) -> bool:
-    """True when the object ``stored`` was made from a newer view than ``put``."""
-    return _generation(stored) > put.generation
 
 
 def _number(text: object) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import socket
 from typing import TYPE_CHECKING
 
 from feedsvc.config import Config, S3OutputConfig
@@ -33,8 +35,24 @@ def outputs(config: Config) -> Sink:
     buckets: list[Sink] = []
     for target in config.outputs.s3:
         max_age_s = config.serve.max_age_s if target.max_age_s is None else target.max_age_s
-        buckets.append(S3Sink(target.bucket, target.prefix, s3_client(target), max_age_s=max_age_s))
+        client = s3_client(target)
+        buckets.append(
+            S3Sink(
+                target.bucket,
+                target.prefix,
+                client,
+                max_age_s=max_age_s,
+                publisher=publisher_name(config),
+            )
+        )
     return FanOut([local] if config.outputs.local else [], buckets)
+
+
+def publisher_name(config: Config) -> str:
+    """This publisher, as the objects it writes name it to the others sharing a bucket: its
+    host and state directory (stable across restarts), hashed (the metadata may be public)."""
+    where = f"{socket.gethostname()}:{config.state_path.resolve()}"
+    return hashlib.sha256(where.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 def describe_outputs(config: Config) -> str:
