@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from feedsvc.lint import Problem
+    from feedsvc.model import Manifest
 
 # A refusal lists this many problems, then counts the rest.
 MAX_LISTED_PROBLEMS = 10
@@ -103,9 +104,14 @@ class ConfigError(SubjectError):
 
 
 class PublishError(SubjectError):
-    """Feeds could not be written to a target (a file, a directory); its subject names it."""
+    """Feeds could not be written to a target (a file, a directory, an object); its subject
+    names it. ``written`` holds the paths the failed put did write first (an object store
+    writes one object at a time), and ``manifest`` the whole publish's, with what it did
+    write as ``changed``: the pings those writes owe are sent, and no other."""
 
     message = "cannot publish"
+    written: tuple[str, ...] = ()
+    manifest: Manifest | None = None
 
     @property
     def target(self) -> str:

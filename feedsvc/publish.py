@@ -17,7 +17,13 @@ from feedsvc.assemble import Document, assemble, keep_entries
 from feedsvc.catalog.memory import Catalog
 from feedsvc.catalog.records import BuildRecord, record_build
 from feedsvc.config import Config
-from feedsvc.errors import ArticleError, EmptyFeedRefused, FeedsvcError, LintRefused
+from feedsvc.errors import (
+    ArticleError,
+    EmptyFeedRefused,
+    FeedsvcError,
+    LintRefused,
+    PublishError,
+)
 from feedsvc.lint import Problem, lint_documents, lint_entries, lint_site
 from feedsvc.model import (
     ATOM_TYPE,
@@ -150,13 +156,23 @@ def publish(
             owed.extend(paths)
             _owe(config, manifest, paths)
 
-        written = sink.put(list(puts.values()), before_commit=owe_pings if record else None)
-        if len(written) < len(owed):
-            _take_back(config, manifest, owed, written)
+        try:
+            written = sink.put(list(puts.values()), before_commit=owe_pings if record else None)
+        except PublishError as error:
+            _take_back(config, manifest, owed, list(error.written))
+            done = tuple(dict.fromkeys([*changed, *error.written]))
+            error.manifest = Manifest(manifest.artifacts, done)
+            raise
+        _take_back(config, manifest, owed, written)
         changed += written
         manifest = Manifest(manifest.artifacts, tuple(dict.fromkeys(changed)))
         known = {**(published or {}), **stored}
         _forget_unplanned(sink, catalog, known, documents, manifest, generation)
+        try:
+            sink.finish()
+        except PublishError as error:
+            error.manifest = manifest
+            raise
     result = BuildResult(
         entries=len(shown),
         written=tuple(config.feeds.output / path for path in manifest.changed),
@@ -230,7 +246,10 @@ def _owe(config: Config, manifest: Manifest, paths: list[str]) -> None:
 
 def _take_back(config: Config, manifest: Manifest, owed: list[str], written: list[str]) -> None:
     """Forget the pings owed for the files at ``owed`` the sink did not write (another
-    publisher did, or one with a newer view had), those owed for ``written`` kept."""
+    publisher did, one with a newer view had, or the write failed), those owed for
+    ``written`` kept."""
+    if not set(owed) - set(written):
+        return
     announced = set(announced_paths(Manifest(manifest.artifacts, tuple(written))))
     not_written = set(owed) - set(written)
     paths = [path for path in announced_paths(manifest, changed_only=False) if path in not_written]

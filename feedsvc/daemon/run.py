@@ -27,7 +27,7 @@ from feedsvc.daemon.schedule import Schedule
 from feedsvc.daemon.systemd import SystemdNotifier
 from feedsvc.daemon.watch import watch_articles
 from feedsvc.errors import BuildCancelled, FeedsvcError, PublishError, display_path
-from feedsvc.model import BuildResult, PingOutcome
+from feedsvc.model import BuildResult, Manifest, PingOutcome
 from feedsvc.notifications import announced_paths, feed_urls
 from feedsvc.outputs.base import Sink
 from feedsvc.outputs.targets import describe_outputs, outputs
@@ -176,6 +176,8 @@ class Daemon:
             if first and not isinstance(error, PublishError):
                 raise
             log.error("build failed: %s", error)
+            if isinstance(error, PublishError) and error.manifest is not None:
+                self._announce(config, error.manifest)  # what it did write before failing
             self._retry_later(changed, f"last build failed: {error}")
             return
         except Exception as exc:  # noqa: BLE001 (a bug: logged whole; the daemon keeps going)
@@ -190,8 +192,12 @@ class Daemon:
         if self._stop.is_set():
             return
         self._schedule.plan(result.scheduled)
-        if result.manifest.changed and self._pinger is not None:
-            self._pinger.notify(feed_urls(config, announced_paths(result.manifest)))
+        self._announce(config, result.manifest)
+
+    def _announce(self, config: Config, manifest: Manifest) -> None:
+        """Ping about the feeds a build changed."""
+        if manifest.changed and self._pinger is not None:
+            self._pinger.notify(feed_urls(config, announced_paths(manifest)))
 
     def _outputs(self, config: Config) -> Sink:
         """The outputs ``config`` lists, made once (a bucket's client is slow to make)."""

@@ -70,6 +70,12 @@ class Sink(Protocol):
         """How messages name the file at ``path``."""
         ...
 
+    def finish(self) -> None:
+        """End a publish (begun by ``list``): raise the PublishError of what a put or delete
+        could not store yet went on without (see FanOut); nothing for a sink that raises at
+        once."""
+        ...
+
 
 def check_path(path: str) -> None:
     """A path below a sink's root, '/'-separated, that no reader could take for another (dot

@@ -68,6 +68,9 @@ class DryRunSink:
         """The base's name for the file."""
         return self.base.locate(path)
 
+    def finish(self) -> None:
+        """Nothing to raise: every put and delete raises at once."""
+
     def _visible(self, path: str) -> Artifact | None:
         if path in self.puts:
             return self.puts[path].artifact()

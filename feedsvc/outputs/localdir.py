@@ -136,6 +136,9 @@ class LocalDirSink:
         """The file's path, as messages show paths."""
         return display_path(self.directory / path)
 
+    def finish(self) -> None:
+        """Nothing to raise: every put and delete raises at once."""
+
     def _holds(self, index: _Index, put: Put) -> bool:
         """True when the file at ``put.path`` already holds ``put.content``."""
         known = index.artifacts.get(put.path)

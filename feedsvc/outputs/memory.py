@@ -53,3 +53,6 @@ class MemorySink:
     def locate(self, path: str) -> str:
         """The file's name, marked as held in memory."""
         return f"memory:{path}"
+
+    def finish(self) -> None:
+        """Nothing to raise: every put and delete raises at once."""

@@ -139,13 +139,19 @@ class S3Sink:
         token = uuid.uuid4().hex
         archives = [put for put in changes if put.kind is ArtifactKind.ARCHIVE]
         others = [put for put in changes if put.kind is not ArtifactKind.ARCHIVE]
-        written: set[str] = set()
-        for group in (archives, others):
-            uploaded = _in_parallel(lambda p: self._upload(p, token), group)
-            for put, ours in zip(group, uploaded, strict=True):
-                if ours:
-                    written.add(put.path)
-        self._write_index()
+        written: set[str] = set()  # added to by the upload threads, as each write lands
+
+        def upload(put: Put) -> None:
+            if self._upload(put, token):
+                written.add(put.path)
+
+        try:
+            for group in (archives, others):
+                _in_parallel(upload, group)
+            self._write_index()
+        except PublishError as error:
+            error.written = tuple(put.path for put in changes if put.path in written)
+            raise
         return [put.path for put in changes if put.path in written]
 
     def delete(self, paths: Sequence[str], generation: int = 0) -> list[str]:
@@ -194,6 +200,9 @@ class S3Sink:
     def locate(self, path: str) -> str:
         """The object's URL: ``s3://bucket/prefix/path``."""
         return f"s3://{self.bucket}/{self._key(path)}"
+
+    def finish(self) -> None:
+        """Nothing to raise: every put and delete raises at once."""
 
     def cache_control(self, put: Put) -> str:
         """The Cache-Control ``put`` is stored with: for good for a full archive page,
@@ -409,10 +418,10 @@ def _reason(exc: Exception) -> str:
             return "the store refused the credentials"
         if code == "NoSuchBucket":
             return "no such bucket"
-        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
-            return "the store kept failing, after retries"
         if code in ("SlowDown", "Throttling", "ThrottlingException", "TooManyRequests"):
             return "the store kept throttling, after retries"
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+            return "the store kept failing, after retries"
     return "the store refused the request"
 
 
