@@ -151,7 +151,7 @@ def publish(
             _owe(config, manifest, paths)
 
         written = sink.put(list(puts.values()), before_commit=owe_pings if record else None)
-        if len(written) < len(owed):
+        if set(owed) - set(written):  # written may hold more: what a failed put wrote
             _take_back(config, manifest, owed, written)
         changed += written
         manifest = Manifest(manifest.artifacts, tuple(dict.fromkeys(changed)))

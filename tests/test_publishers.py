@@ -1,14 +1,16 @@
 """Several publishers, one truth, against the real SeaweedFS (tests/seaweed.py): two `feedsvc
 run` processes racing over one bucket converge on what one publisher makes, each change is
-pinged once and an older view never replaces a newer feed. Each publisher reaches the store
-through its own recording proxy (tests/s3_proxy.py), which tells which publisher's write
-changed which object."""
+pinged once, an older view never replaces a newer feed, and a store stopped mid-publish is
+caught up by the daemon's retry. Each publisher reaches the store through its own recording
+proxy (tests/s3_proxy.py), which tells which publisher's write changed which object."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -22,10 +24,11 @@ from feedsvc.build import build
 from feedsvc.catalog.records import read_pending
 from feedsvc.config import Config, load_config
 from feedsvc.outputs.localdir import LocalDirSink
-from tests.daemon_process import DaemonProcess
+from tests.daemon_process import DaemonProcess, served
 from tests.peers import Recorder, endpoint, ping_service, wait_until
 from tests.s3_proxy import Exchange, Wire, s3_proxy
-from tests.seaweed import ACCESS_KEY, REGION, SECRET_KEY, SeaweedServer
+from tests.seaweed import ACCESS_KEY, REGION, SECRET_KEY, SeaweedServer, running_server
+from tests.servers import free_port
 
 SITE = "https://news.example.org/"
 PREFIX = "site"
@@ -333,3 +336,82 @@ def test_a_publisher_with_an_older_view_never_overwrites_a_newer_feed(
     assert read_pending(b.state_path) == []
     held.pop(".feedsvc-index.json")
     assert local_files(b.feeds.output) == local_files(a.feeds.output) == held
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[SeaweedServer]:
+    """A store of this test's own, to stop and start again."""
+    yield from running_server(tmp_path / "seaweed")
+
+
+def test_a_store_stopped_mid_publish_is_caught_up_by_the_daemon_and_pinged_once(
+    own_server: SeaweedServer, tmp_path: Path, peers: tuple[Recorder, str, list, str]
+) -> None:
+    """The store dies just after it stored the new rss.xml of a daemon's publish: the build
+    fails naming the object it could not write, the local copy holds the new feeds whole and
+    the daemon keeps serving them; once the store is back, the daemon's retry brings the
+    bucket level with the local copy, and each feed the change touched is pinged once (the
+    rss.xml the failed publish stored included)."""
+    hub, hub_url, calls, xmlrpc_url = peers
+    bucket = own_server.create_bucket()
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for number in range(3):
+        (articles / f"s{number:02d}.md").write_text(story(number, f"2025-06-{number + 1:02d}"))
+    wire, armed = Wire(), threading.Event()
+
+    def stop_the_store(exchange: Exchange) -> None:
+        if armed.is_set() and exchange.method == "PUT" and exchange.key == f"{PREFIX}/rss.xml":
+            armed.clear()
+            own_server.stop(kill=True)
+
+    port = free_port()
+    with s3_proxy(own_server.endpoint_url, wire, "a", after=stop_the_store) as proxy:
+        toml = site_toml(articles, hub_url, xmlrpc_url, f"s3://{bucket}/{PREFIX}", proxy)
+        daemon = DaemonProcess(
+            tmp_path, toml + f'[serve]\nbind = "127.0.0.1:{port}"\n', aws_env(tmp_path)
+        )
+        try:
+            daemon.start()
+            wait_until(lambda: announced(wire.changes(), hub), SETTLE_S)
+            wait_until(lambda: len(calls) == 1)
+            before, pings = len(wire.changes()), len(hub.requests)
+            armed.set()
+            (articles / "s03.md").write_text(story(3, "2025-06-04", ("alpha", "beta")))
+            daemon.wait_log("build failed", timeout=SETTLE_S)
+            assert own_server.process is None  # stopped mid-publish
+            failure = next(line for line in daemon.lines() if "build failed" in line)
+            assert re.search(
+                rf"build failed: s3://{bucket}/{PREFIX}/\S+: cannot \w+.*the store cannot be"
+                r" reached",
+                failure,
+            ), failure
+            local = local_files(daemon.public)
+            assert feedparser.parse(local["rss.xml"]).entries[0].title == "Story 3"
+            assert all(
+                not feedparser.parse(body).bozo for p, body in local.items() if p.endswith(".xml")
+            )
+            assert served(port, "rss.xml") == local["rss.xml"]
+            assert daemon.process.poll() is None
+
+            own_server.start()
+
+            def caught_up() -> bool:
+                held = bucket_files(own_server, bucket, PREFIX)
+                held.pop(".feedsvc-index.json", None)
+                return held == local
+
+            wait_until(caught_up, SETTLE_S)
+            changes = wire.changes()[before:]
+            wait_until(lambda: announced(changes, hub) and idle(daemon), SETTLE_S)
+            wait_until(lambda: len(calls) == 2)
+            wait_until(lambda: read_pending(tmp_path / "state.sqlite") == [], SETTLE_S)
+            assert daemon.stop() == 0
+        finally:
+            daemon.kill()
+    assert local_files(daemon.public) == local
+    received = Counter(request["form"]["hub.topic"][0] for request in hub.requests[pings:])
+    assert received == owed_websub(changes)
+    assert set(received.values()) == {1}
+    assert SITE + "rss.xml" in received and SITE + "tags/beta/rss.xml" in received
+    assert len(calls) == 2

@@ -101,10 +101,14 @@ class S3Sink:
         # The bucket as last listed, updated by this sink's own writes: the ETags its
         # conditional writes expect.
         self._stored: dict[str, _Stored] | None = None
+        # Paths a put wrote before it failed: the next put given them reports them written,
+        # so the pings their change owes are not lost with the failure.
+        self._unreported: set[str] = set()
 
     def put(self, files: Sequence[Put], before_commit: BeforeCommit | None = None) -> list[str]:
         """Upload each of ``files`` whose bytes or headers differ from the stored ones,
-        archive pages first; returns the paths written, in the order given.
+        archive pages first; returns the paths written, in the order given, with those of
+        ``files`` a failed put had written before (its change is still this sink's to report).
 
         A PublishError names the object and the cause: the store unreachable or failing
         after the client's retries, credentials refused, or another publisher having
@@ -118,21 +122,14 @@ class S3Sink:
             for put in files
             if not self._holds(stored.get(put.path), put) and not _newer(stored.get(put.path), put)
         ]
-        if not changes:
-            return []
-        if before_commit is not None:
-            before_commit([put.path for put in changes])
-        token = uuid.uuid4().hex
-        archives = [put for put in changes if put.kind is ArtifactKind.ARCHIVE]
-        others = [put for put in changes if put.kind is not ArtifactKind.ARCHIVE]
-        written: set[str] = set()
-        for group in (archives, others):
-            uploaded = _in_parallel(lambda p: self._upload(p, token), group)
-            for put, ours in zip(group, uploaded, strict=True):
-                if ours:
-                    written.add(put.path)
-        self._write_index()
-        return [put.path for put in changes if put.path in written]
+        given = {put.path for put in files}
+        written = self._unreported & given
+        if changes:
+            if before_commit is not None:
+                before_commit([put.path for put in changes])
+            self._upload_all(changes, written)
+        self._unreported -= written
+        return [put.path for put in files if put.path in written]
 
     def delete(self, paths: Sequence[str], generation: int = 0) -> list[str]:
         """Remove the objects at ``paths`` but those a view newer than ``generation`` wrote;
@@ -199,6 +196,25 @@ class S3Sink:
             self.list()
         assert self._stored is not None
         return self._stored
+
+    def _upload_all(self, changes: Sequence[Put], written: set[str]) -> None:
+        """Upload ``changes``, archive pages first, then the index; add to ``written`` the
+        paths this put wrote. Should it fail, those stay to be reported by the next put."""
+        token = uuid.uuid4().hex
+
+        def upload(put: Put) -> None:
+            if self._upload(put, token):
+                written.add(put.path)  # one path per upload: safe from the worker threads
+
+        archives = [put for put in changes if put.kind is ArtifactKind.ARCHIVE]
+        others = [put for put in changes if put.kind is not ArtifactKind.ARCHIVE]
+        try:
+            for group in (archives, others):
+                _in_parallel(upload, group)
+            self._write_index()
+        except Exception:
+            self._unreported |= written
+            raise
 
     def _upload(self, put: Put, token: str) -> bool:
         """Store ``put`` on the condition that the object is as this sink last saw it;
