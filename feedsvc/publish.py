@@ -164,15 +164,16 @@ def publish(
             error.manifest = Manifest(manifest.artifacts, done)
             raise
         _take_back(config, manifest, owed, written)
+        if record and (landed := [path for path in written if path not in owed]):
+            _owe(config, manifest, landed)  # written by a put that failed before it heard
         changed += written
         manifest = Manifest(manifest.artifacts, tuple(dict.fromkeys(changed)))
+        # An output that missed some of it fails the publish before the catalog remembers
+        # the documents as published: the next publish makes them again, and catches it up.
+        _finish(sink, manifest)
         known = {**(published or {}), **stored}
         _forget_unplanned(sink, catalog, known, documents, manifest, generation)
-        try:
-            sink.finish()
-        except PublishError as error:
-            error.manifest = manifest
-            raise
+        _finish(sink, manifest)
     result = BuildResult(
         entries=len(shown),
         written=tuple(config.feeds.output / path for path in manifest.changed),
@@ -242,6 +243,15 @@ def _owe(config: Config, manifest: Manifest, paths: list[str]) -> None:
     """Keep the pings the files at ``paths`` are about to owe (see notifications.owe)."""
     changed = Manifest(manifest.artifacts, tuple(paths))
     owe(config, feed_urls(config, announced_paths(changed)))
+
+
+def _finish(sink: Sink, manifest: Manifest) -> None:
+    """End the sink's publish; its error carries what the publish did write."""
+    try:
+        sink.finish()
+    except PublishError as error:
+        error.manifest = manifest
+        raise
 
 
 def _take_back(config: Config, manifest: Manifest, owed: list[str], written: list[str]) -> None:

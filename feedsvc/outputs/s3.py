@@ -114,10 +114,15 @@ class S3Sink:
         # The bucket as last listed, updated by this sink's own writes: the ETags its
         # conditional writes expect.
         self._stored: dict[str, _Stored] | None = None
+        # The paths whose upload by a failed put got no answer, with that put's writer token
+        # (which the object carries if the upload landed nonetheless).
+        self._unanswered: dict[str, str] = {}
 
     def put(self, files: Sequence[Put], before_commit: BeforeCommit | None = None) -> list[str]:
         """Upload each of ``files`` whose bytes or headers differ from the stored ones,
-        archive pages first; returns the paths written, in the order given.
+        archive pages first; returns the paths written, in the order given, with those of
+        ``files`` whose upload by a failed put got no answer yet landed (the object carries
+        that put's writer token): their change is still this sink's to report.
 
         A PublishError names the object and the cause: the store unreachable or failing
         after the client's retries, credentials refused, or another publisher having
@@ -132,8 +137,9 @@ class S3Sink:
             if not self._holds(stored.get(put.path), put)
             and not self._keeps(stored.get(put.path), put)
         ]
+        landed = self._landed({put.path for put in files})
         if not changes:
-            return []
+            return [put.path for put in files if put.path in landed]
         if before_commit is not None:
             before_commit([put.path for put in changes])
         token = uuid.uuid4().hex
@@ -151,8 +157,9 @@ class S3Sink:
             self._write_index()
         except PublishError as error:
             error.written = tuple(put.path for put in changes if put.path in written)
+            self._unanswered.update((p.path, token) for p in changes if p.path not in written)
             raise
-        return [put.path for put in changes if put.path in written]
+        return [put.path for put in files if put.path in written or put.path in landed]
 
     def delete(self, paths: Sequence[str], generation: int = 0) -> list[str]:
         """Remove the objects at ``paths`` but those a view newer than ``generation`` wrote;
@@ -216,6 +223,18 @@ class S3Sink:
             and stored.artifact == put.artifact()
             and stored.cache_control == self.cache_control(put)
         )
+
+    def _landed(self, given: set[str]) -> set[str]:
+        """The paths among ``given`` whose upload by a failed put got no answer yet landed
+        (a HEAD each, only after a failure)."""
+        paths = [path for path in self._unanswered if path in given]
+        heads = _in_parallel(self._head, paths)
+        tokens = [self._unanswered.pop(path) for path in paths]
+        return {
+            path
+            for path, head, token in zip(paths, heads, tokens, strict=True)
+            if head is not None and head[1] == token
+        }
 
     def _keeps(self, stored: _Stored | None, view: Put | int) -> bool:
         """True when the object ``stored`` is to stay rather than be replaced (or removed) by
