@@ -143,7 +143,9 @@ def publish(
     rejected.extend(_site_rejections(catalog, plan))
     keep_entries(catalog, shown_anywhere)
     puts = {
-        d.spec.path: Put(d.spec.path, d.content, d.spec.media_type, d.spec.kind, False, generation)
+        d.spec.path: Put(
+            d.spec.path, d.content, d.spec.media_type, d.spec.kind, generation=generation
+        )
         for d in documents
         if d.content is not None
     }
@@ -258,10 +260,10 @@ def _take_back(config: Config, manifest: Manifest, owed: list[str], written: lis
     """Forget the pings owed for the files at ``owed`` the sink did not write (another
     publisher did, one with a newer view had, or the write failed), those owed for
     ``written`` kept."""
-    if not set(owed) - set(written):
+    not_written = set(owed) - set(written)
+    if not not_written:
         return
     announced = set(announced_paths(Manifest(manifest.artifacts, tuple(written))))
-    not_written = set(owed) - set(written)
     paths = [path for path in announced_paths(manifest, changed_only=False) if path in not_written]
     take_back(config, feed_urls(config, paths), feed_urls(config, announced))
 

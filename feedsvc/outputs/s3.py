@@ -267,11 +267,14 @@ class S3Sink:
             except BotoCoreError as exc:
                 raise self._failure(put.path, "cannot upload", exc) from exc
             current = self._head(put.path)
-            known = current[0] if current is not None else None
-            if known is not None and (self._holds(known, put) or self._keeps(known, put)):
+            if current is None:
+                known = None  # deleted since: created anew
+                continue
+            known, writer = current
+            if self._holds(known, put) or self._keeps(known, put):
                 # One key per upload: assigning it from a worker thread is safe.
                 self._known()[put.path] = known
-                return current is not None and current[1] == token
+                return writer == token
         raise PublishError(
             self.locate(put.path),
             f"not written: other publishers changed it {CONFLICT_RETRIES} times in a row",
